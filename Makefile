@@ -1,0 +1,44 @@
+# Redress — two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint system-packages bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Redress needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## Serve on http://127.0.0.1:8000 with web, worker and clock (SQLite and an embedded Redis by default).
+run: $(STAMP)
+	$(BIN)/redress run
+
+## Install what the tests need (PostgreSQL from Debian too) and run the whole suite.
+test: $(STAMP) system-packages
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Debian packages the tests use: PostgreSQL (the tests start throwaway servers of their own, so the
+# cluster the package starts is stopped again).
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+system-packages:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing Debian's postgresql"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql && \
+	  ($(SUDO) service postgresql stop >/dev/null 2>&1 || true); \
+	fi
+
+bench: $(STAMP) system-packages
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,21 @@
+"""Platform connectors. The registry is a plain dict: platform name -> connector module."""
+
+from __future__ import annotations
+
+from connectors import shopify, woocommerce
+from connectors.base import Connector, PayloadError
+
+REGISTRY: dict[str, Connector] = {
+    "shopify": shopify,
+    "woocommerce": woocommerce,
+}
+
+
+def get(platform: str) -> Connector:
+    try:
+        return REGISTRY[platform]
+    except KeyError:
+        raise KeyError(f"no connector for platform {platform!r}") from None
+
+
+__all__ = ["REGISTRY", "Connector", "PayloadError", "get"]

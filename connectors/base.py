@@ -1,0 +1,103 @@
+"""The one small interface every platform connector offers, and helpers they share."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from plugin.facts import Change
+
+
+class PayloadError(ValueError):
+    """A delivery that verified but cannot be understood."""
+
+
+class Connector(Protocol):
+    name: str
+    signature_header: str
+
+    def delivery_key(self, headers: dict[str, str], body: bytes) -> str | None: ...
+
+    def topic(self, headers: dict[str, str]) -> str | None: ...
+
+    def normalize(self, topic: str, payload: dict[str, Any], received_at: datetime) -> list[Change]: ...
+
+
+def hmac_sha256_b64_matches(body: bytes, signature: str | None, secrets: list[str]) -> bool:
+    """base64(HMAC-SHA256(raw body)) compared in constant time against each candidate secret."""
+    if not signature:
+        return False
+    given = signature.strip().encode()
+    ok = False
+    for secret in secrets:
+        if not secret:
+            continue
+        digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+        ok |= hmac.compare_digest(digest, given)
+    return ok
+
+
+def text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dict, list)):
+        raise PayloadError(f"expected a scalar, got {type(value).__name__}")
+    return str(value)
+
+
+def money(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (bool, dict, list)):
+        raise PayloadError(f"not an amount: {value!r}")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise PayloadError(f"not an amount: {value!r}") from exc
+    if not amount.is_finite():
+        raise PayloadError(f"not an amount: {value!r}")
+    return amount
+
+
+def when(value: Any, naive_is_utc: bool = True) -> datetime | None:
+    """Parse an ISO 8601 time; naive values are UTC (WooCommerce's *_gmt fields)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"not a time: {value!r}")
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise PayloadError(f"not a time: {value!r}") from exc
+    if dt.tzinfo is None:
+        if not naive_is_utc:
+            raise PayloadError(f"time without offset: {value!r}")
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def obj(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadError(f"{what} should be an object")
+    return value
+
+
+def items(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"{what} should be a list")
+    return value
+
+
+def required_id(payload: dict[str, Any], key: str = "id") -> str:
+    value = payload.get(key)
+    if value is None or isinstance(value, (bool, dict, list)) or str(value).strip() == "":
+        raise PayloadError(f"payload has no {key}")
+    return str(value)

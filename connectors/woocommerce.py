@@ -1,0 +1,163 @@
+"""WooCommerce: wc/v3 webhook deliveries (the REST order representation) into OrderFacts changes.
+
+Mapping decided here (documented in the README):
+- status pending, on-hold, checkout-draft -> financial `pending`; processing, completed -> `paid`;
+  refunded -> `refunded`; failed -> `failed`; cancelled -> cancelled, `paid` if it had been paid;
+  any other (plugin) status -> `paid` if `date_paid_gmt` is set, else `unknown`.
+- a cancelled order that had been paid was cancelled by the shop (`staff`): core lets customers cancel
+  only unpaid orders, so an unpaid cancellation is the customer's (`unpaid`: abandoned or timed out).
+- tracking from `_wc_shipment_tracking_items` (Shipment Tracking / Advanced Shipment Tracking), status
+  from TrackShip's `ts_shipment_status`; a completed order with no tracking counts as shipped then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import PayloadError, items, money, obj, required_id, text, when
+from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment
+
+name = "woocommerce"
+signature_header = "X-WC-Webhook-Signature"
+
+ORDER_TOPICS = {"order.created", "order.updated", "order.restored"}
+PENDING = {"pending", "on-hold", "checkout-draft"}
+PAID = {"processing", "completed"}
+TRACKSHIP = {
+    "pre_transit": "label_purchased", "label_created": "label_purchased", "unknown": None,
+    "in_transit": "in_transit", "out_for_delivery": "out_for_delivery",
+    "available_for_pickup": "ready_for_pickup", "on_hold": "delayed", "failure": "failure",
+    "exception": "failure", "failed_attempt": "attempted_delivery", "return_to_sender": "returned_to_sender",
+    "returned_to_sender": "returned_to_sender", "delivered": "delivered",
+}
+
+
+def topic(headers: dict[str, str]) -> str | None:
+    return headers.get("X-WC-Webhook-Topic") or None
+
+
+def delivery_key(headers: dict[str, str], body: bytes) -> str | None:
+    # WooCommerce gives no id that survives a re-delivery: the same topic and body is the same news.
+    t = topic(headers) or ""
+    return "woocommerce:" + hashlib.sha256(t.encode() + b"\n" + body).hexdigest()
+
+
+def normalize(topic: str, payload: dict[str, Any], received_at: datetime) -> list[Change]:
+    if topic in ORDER_TOPICS:
+        facts = order_facts(payload)
+        return [Change(order_id=facts.order_id, order=facts, restored=topic == "order.restored")]
+    if topic == "order.deleted":
+        return [Change(order_id=required_id(payload), deleted_at=received_at)]
+    return []
+
+
+def order_facts(p: dict[str, Any]) -> OrderFacts:
+    status = (text(p.get("status")) or "").lower()
+    billing = obj(p.get("billing"), "billing")
+    shipping_addr = obj(p.get("shipping"), "shipping")
+    paid_at = when(p.get("date_paid_gmt"))
+    completed_at = when(p.get("date_completed_gmt"))
+    modified = when(p.get("date_modified_gmt"))
+    if status in PENDING:
+        financial = "pending"
+    elif status in PAID:
+        financial = "paid"
+    elif status in ("refunded", "failed"):
+        financial = status
+    else:
+        financial = "paid" if paid_at else ("pending" if status == "cancelled" else "unknown")
+    cancelled = status == "cancelled"
+    meta = _meta(p.get("meta_data"))
+    shipments = _shipments(meta)
+    if status == "completed" and not shipments:
+        shipments = [Shipment(id="completed", created_at=completed_at, updated_at=completed_at,
+                              shipped_at=completed_at or modified)]
+    names = [text(billing.get("first_name")), text(billing.get("last_name"))]
+    return OrderFacts(
+        order_id=required_id(p),
+        number="#" + (text(p.get("number")) or required_id(p)),
+        customer_email=text(billing.get("email")),
+        customer_id=text(p.get("customer_id")) if p.get("customer_id") not in (0, "0", None) else None,
+        customer_name=" ".join(n for n in names if n) or None,
+        country=text(shipping_addr.get("country")) or text(billing.get("country")),
+        total=money(p.get("total")),
+        shipping=money(p.get("shipping_total")),
+        currency=text(p.get("currency")),
+        financial_status=financial,
+        fulfillment_status="fulfilled" if status == "completed" else "unfulfilled",
+        platform_status=status or None,
+        payment_gateway=text(p.get("payment_method_title")) or text(p.get("payment_method")),
+        created_at=when(p.get("date_created_gmt")),
+        paid_at=paid_at,
+        # WooCommerce keeps no cancellation time: the modification that made it cancelled is the best one.
+        cancelled_at=(modified or when(p.get("date_created_gmt"))) if cancelled else None,
+        cancel_reason=("staff" if paid_at else "unpaid") if cancelled else None,
+        cancel_reason_raw="cancelled" if cancelled else None,
+        updated_at=modified,
+        shipments=shipments,
+        refunds=[Refund(id=required_id(r), amount=abs(money(r.get("total")) or 0),
+                        created_at=None, note=text(r.get("reason")))
+                 for r in (obj(x, "refund") for x in items(p.get("refunds"), "refunds"))],
+    )
+
+
+def _meta(value: Any) -> dict[str, Any]:
+    out = {}
+    for entry in items(value, "meta_data"):
+        entry = obj(entry, "meta_data entry")
+        if isinstance(entry.get("key"), str):
+            out[entry["key"]] = entry.get("value")
+    return out
+
+
+def _shipments(meta: dict[str, Any]) -> list[Shipment]:
+    tracking = meta.get("_wc_shipment_tracking_items") or []
+    if not isinstance(tracking, list):
+        raise PayloadError("_wc_shipment_tracking_items should be a list")
+    statuses = meta.get("ts_shipment_status")
+    out = []
+    for i, item in enumerate(tracking):
+        item = obj(item, "tracking item")
+        shipped = _unix_or_iso(item.get("date_shipped"))
+        ts = _trackship(statuses, i)
+        status = TRACKSHIP.get(ts, ts) if ts else None
+        status_at = None
+        if isinstance(statuses, list) and i < len(statuses) and isinstance(statuses[i], dict):
+            status_at = _unix_or_iso(statuses[i].get("status_date"))
+            est = _unix_or_iso(statuses[i].get("est_delivery_date"))
+        else:
+            est = None
+        out.append(Shipment(
+            id=text(item.get("tracking_id")) or text(item.get("tracking_number")) or str(i),
+            status=status,
+            carrier=text(item.get("custom_tracking_provider")) or text(item.get("tracking_provider")),
+            tracking_number=text(item.get("tracking_number")),
+            tracking_url=text(item.get("custom_tracking_link")),
+            created_at=shipped,
+            updated_at=status_at or shipped,
+            shipped_at=shipped if (status is None or status in HANDED_OVER) else None,
+            estimated_delivery_at=est,
+            delivered_at=(status_at or shipped) if status == "delivered" else None,
+        ))
+    return out
+
+
+def _trackship(statuses: Any, index: int) -> str | None:
+    if isinstance(statuses, str):
+        return statuses
+    if isinstance(statuses, list) and index < len(statuses):
+        entry = statuses[index]
+        if isinstance(entry, dict):
+            return text(entry.get("status"))
+        return text(entry)
+    return None
+
+
+def _unix_or_iso(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(int(value), UTC)
+    return when(value)

@@ -1,0 +1,59 @@
+"""Drain the webhook inbox into order snapshots and incidents, in batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from jobs import get_app
+from plugin import db, redis_conn
+from plugin.pipeline import BatchResult, pending_deliveries, process_batch
+from plugin.queue import DRAIN_PENDING_KEY, request_drain
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
+    """Process pending deliveries until none are left (or time is up, then hand over to a new job)."""
+    app = get_app()
+    conn = redis_conn(app)
+    conn.delete(DRAIN_PENDING_KEY)
+    total = BatchResult()
+    started = time.monotonic()
+    while True:
+        done = _one_batch(app, batch_size)
+        if done is None or done.deliveries == 0:
+            break
+        for name in ("deliveries", "orders", "opened", "resolved", "failed"):
+            setattr(total, name, getattr(total, name) + getattr(done, name))
+        if time.monotonic() - started > max_seconds:
+            request_drain(conn)  # let other queued work run; the next job carries on
+            break
+    if total.deliveries:
+        log.info("inbox drained: %s", total)
+    return total.__dict__
+
+
+def _one_batch(app, batch_size: int) -> BatchResult | None:
+    database = db(app)
+    for attempt in range(3):
+        with database.session() as s:
+            try:
+                rows = pending_deliveries(s, batch_size)
+                if not rows:
+                    return BatchResult()
+                result = process_batch(s, rows, now=datetime.now(UTC))
+                s.commit()
+                return result
+            except (IntegrityError, OperationalError):
+                # Another worker created the same order or incident first: start the batch again.
+                s.rollback()
+                log.warning("batch conflicted (attempt %d), retrying", attempt + 1, exc_info=True)
+                time.sleep(0.05 * (attempt + 1))
+    if batch_size > 1:
+        return _one_batch(app, 1)
+    return None

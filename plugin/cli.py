@@ -1,0 +1,240 @@
+"""The `redress` command (CONTRACT.md, "Processes"). Exit 0 done, 2 bad usage, 1 failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from plugin.config import Config
+
+
+def _app():
+    from plugin import create_app
+
+    return create_app(Config.from_env())
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _print_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Redress: order incidents for Shopify and WooCommerce shops."""
+
+
+def _host_port(host, port):
+    return host or os.environ.get("HOST", "127.0.0.1"), port or int(os.environ.get("PORT", "8000"))
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on (default $HOST or 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port (default $PORT or 8000)")
+def run(host, port):
+    """Everything on one machine: migrate, then web, worker and clock."""
+    from plugin import config, migrate
+    from plugin.processes import run_all
+
+    app = _app()
+    migrate.upgrade(config(app).database_url)
+    sys.exit(run_all(app, *_host_port(host, port)))
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on (default $HOST or 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port (default $PORT or 8000)")
+def web(host, port):
+    """The web process (webhooks, pages, API) under the production server."""
+    from plugin.processes import web_command
+
+    host, port = _host_port(host, port)
+    cmd = web_command(host, port, int(os.environ.get("WEB_CONCURRENCY", "2")))
+    os.execv(cmd[0], cmd)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+def worker(burst):
+    """The RQ worker: ingest, sweep, compensate and notify jobs."""
+    from plugin.processes import worker as run_worker
+
+    run_worker(_app(), burst=burst)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="enqueue this minute's jobs and exit")
+def clock(once):
+    """The scheduler: enqueues the sweep every minute."""
+    from plugin.processes import clock as run_clock
+
+    run_clock(_app(), once=once)
+
+
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Apply migrations (alembic upgrade head)."""
+    from plugin import migrate
+
+    cfg = Config.from_env()
+    try:
+        migrate.upgrade(cfg.database_url)
+    except OperationalError as exc:
+        _fail(f"cannot migrate the database: {exc.orig}")
+    click.echo("database is up to date", err=True)
+
+
+@main.group()
+def shops():
+    """Connected shops."""
+
+
+@shops.group("add")
+def shops_add():
+    """Connect a shop."""
+
+
+def _session():
+    from plugin import db as database
+
+    app = _app()
+    return app, database(app).session()
+
+
+@shops_add.command("shopify")
+@click.option("--domain", required=True, help="the shop's host, e.g. my-store.myshopify.com")
+@click.option("--token", required=True, help="Admin API access token of a custom app")
+@click.option("--admin-url", default=None, help="override the Admin GraphQL endpoint")
+@click.option("--webhook-secret", default=None, help="secret that signs this shop's webhooks")
+def add_shopify(domain, token, admin_url, webhook_secret):
+    """Connect a Shopify store with a custom-app token."""
+    from plugin import config, vault
+    from plugin.shops import ShopError, add_shopify, shop_json
+
+    app, session = _session()
+    with session as s:
+        try:
+            shop, api_token = add_shopify(s, vault(app), config(app), domain=domain, token=token,
+                                          admin_url=admin_url, webhook_secret=webhook_secret)
+            s.commit()
+        except ShopError as exc:
+            _fail(str(exc))
+        except OperationalError as exc:
+            _fail(f"database unavailable ({exc.orig}); did you run `redress db upgrade`?")
+        _print_json({**shop_json(shop, config(app)), "api_token": api_token})
+
+
+@shops_add.command("woocommerce")
+@click.option("--url", required=True, help="the store's base URL, e.g. https://shop.example.com")
+@click.option("--key", required=True, help="REST API consumer key (ck_…)")
+@click.option("--secret", required=True, help="REST API consumer secret (cs_…)")
+@click.option("--webhook-secret", default=None, help="secret set on the store's webhooks (generated if omitted)")
+def add_woocommerce(url, key, secret, webhook_secret):
+    """Connect a WooCommerce store with REST keys."""
+    from plugin import config, vault
+    from plugin.shops import ShopError, add_woocommerce, shop_json
+
+    app, session = _session()
+    with session as s:
+        try:
+            shop, api_token, generated = add_woocommerce(s, vault(app), config(app), url=url, key=key,
+                                                         secret=secret, webhook_secret=webhook_secret)
+            s.commit()
+        except ShopError as exc:
+            _fail(str(exc))
+        except OperationalError as exc:
+            _fail(f"database unavailable ({exc.orig}); did you run `redress db upgrade`?")
+        out = {**shop_json(shop, config(app)), "api_token": api_token}
+        if generated:
+            out["webhook_secret"] = generated
+        _print_json(out)
+
+
+@shops.command("list")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def shops_list(as_json):
+    """The connected shops."""
+    from plugin import config
+    from plugin.models import Shop
+    from plugin.shops import shop_json
+
+    app, session = _session()
+    with session as s:
+        rows = [shop_json(x, config(app)) for x in s.execute(select(Shop).order_by(Shop.id)).scalars()]
+    if as_json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            click.echo(f"{r['id']:>4}  {r['platform']:<12} {r['domain']}  {r['webhook_url']}")
+
+
+@main.group()
+def incidents():
+    """Incidents."""
+
+
+@incidents.command("list")
+@click.option("--shop", "shop_id", type=int, default=None, help="only this shop's incidents")
+@click.option("--status", type=click.Choice(["open", "awaiting_approval", "compensating", "resolved",
+                                             "dismissed"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def incidents_list(shop_id, status, as_json):
+    """Incidents, oldest first."""
+    from plugin.incident_json import list_incidents
+
+    _app_, session = _session()
+    with session as s:
+        rows = list_incidents(s, shop_id=shop_id, status=status)
+    if as_json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            click.echo(f"{r['id']:>5}  {r['status']:<18} {r['kind']:<18} {r['responsibility']:<9} "
+                       f"order {r['order']['number']}  {r['order']['customer_email'] or ''}")
+
+
+@main.group()
+def keys():
+    """Encryption keys."""
+
+
+@keys.command("rotate")
+def keys_rotate():
+    """Re-encrypt stored secrets under a new key."""
+    from plugin import config
+    from plugin.keyring import rotate
+
+    app, session = _session()
+    with session as s:
+        try:
+            count = rotate(s, config(app))
+        except ValueError as exc:
+            _fail(str(exc))
+    click.echo(f"re-encrypted the secrets of {count} shop(s) under a new key", err=True)
+
+
+@main.command()
+def sweep():
+    """Run the stall sweep once, now."""
+    from jobs import sweep as sweep_job
+    from jobs import use_app
+
+    use_app(_app())
+    _print_json(sweep_job.run())
+
+
+if __name__ == "__main__":
+    main()

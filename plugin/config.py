@@ -1,0 +1,78 @@
+"""Configuration read from the environment (CONTRACT.md, "Environment")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("REDRESS_INSTANCE_DIR", "instance")).resolve()
+
+
+def _secret_from_file(path: Path, make) -> str:
+    """Read a generated secret, creating it once (0600) so every process of one install agrees."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(make())
+    return path.read_text().strip()
+
+
+@dataclass
+class Config:
+    instance_dir: Path = field(default_factory=_instance_dir)
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = ""
+    encryption_keys: list[str] = field(default_factory=list)
+    public_url: str = "http://127.0.0.1:8000"
+    shopify_api_key: str | None = None
+    shopify_api_secret: str | None = None
+    shopify_api_version: str = "2026-04"
+    allow_private_stores: bool = False
+    smtp_url: str | None = None
+    max_webhook_bytes: int = MAX_WEBHOOK_BYTES
+
+    @classmethod
+    def from_env(cls, **overrides) -> Config:
+        env = os.environ
+        inst = Path(overrides.pop("instance_dir", None) or _instance_dir())
+        cfg = cls(instance_dir=inst)
+        cfg.database_url = env.get("DATABASE_URL") or f"sqlite:///{inst / 'redress.db'}"
+        # Heroku still hands out postgres:// URLs; SQLAlchemy wants the psycopg dialect name.
+        if cfg.database_url.startswith("postgres://"):
+            cfg.database_url = "postgresql+psycopg://" + cfg.database_url[len("postgres://"):]
+        elif cfg.database_url.startswith("postgresql://"):
+            cfg.database_url = "postgresql+psycopg://" + cfg.database_url[len("postgresql://"):]
+        cfg.redis_url = env.get("REDIS_URL") or None
+        cfg.secret_key = env.get("REDRESS_SECRET_KEY") or _secret_from_file(
+            inst / "secret_key", lambda: secrets.token_urlsafe(48)
+        )
+        keys = env.get("REDRESS_ENCRYPTION_KEYS")
+        if keys:
+            cfg.encryption_keys = [k.strip() for k in keys.split(",") if k.strip()]
+        else:
+            from plugin.crypto import generate_key
+
+            cfg.encryption_keys = _secret_from_file(inst / "encryption_keys", generate_key).split(",")
+        cfg.public_url = (env.get("REDRESS_PUBLIC_URL") or cfg.public_url).rstrip("/")
+        cfg.shopify_api_key = env.get("SHOPIFY_API_KEY") or None
+        cfg.shopify_api_secret = env.get("SHOPIFY_API_SECRET") or None
+        cfg.shopify_api_version = env.get("SHOPIFY_API_VERSION") or cfg.shopify_api_version
+        cfg.allow_private_stores = env.get("REDRESS_ALLOW_PRIVATE_STORES", "") in ("1", "true", "yes")
+        cfg.smtp_url = env.get("SMTP_URL") or None
+        for k, v in overrides.items():
+            setattr(cfg, k, v)
+        return cfg
+
+    @property
+    def keys_from_env(self) -> bool:
+        return bool(os.environ.get("REDRESS_ENCRYPTION_KEYS"))

@@ -1,0 +1,210 @@
+"""The model of DESIGN.md: shops, the webhook inbox, order snapshots, incidents, compensations, messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+OPEN_INCIDENT_STATUSES = ("open", "awaiting_approval", "compensating")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Money = Numeric(18, 4, asdecimal=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    # Shopify: the myshopify.com host; WooCommerce: the store's base URL.
+    domain: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    credentials: Mapped[str | None] = mapped_column(Text)  # Fernet token of a JSON object
+    webhook_secret: Mapped[str | None] = mapped_column(Text)  # Fernet token
+    api_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin_url: Mapped[str | None] = mapped_column(String(500))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_synced_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("platform", "domain"),)
+
+
+class WebhookDelivery(Base):
+    """The inbox: every verified delivery, stored before it is acknowledged."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(20))
+    topic: Mapped[str] = mapped_column(String(100))
+    delivery_key: Mapped[str] = mapped_column(String(128))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("platform", "delivery_key"),
+        # The drain reads only pending rows, oldest first.
+        Index("ix_webhook_deliveries_pending", "id", sqlite_where=text("processed_at IS NULL"),
+              postgresql_where=text("processed_at IS NULL")),
+    )
+
+
+class Order(Base):
+    """The normalized snapshot of one platform order (OrderFacts), plus what the sweep needs."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(64))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    total: Mapped[Decimal | None] = mapped_column(Money)
+    shipping: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    financial_status: Mapped[str | None] = mapped_column(String(40))
+    fulfillment_status: Mapped[str | None] = mapped_column(String(40))
+    platform_status: Mapped[str | None] = mapped_column(String(60))
+    cancelled_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    estimated_delivery_at: Mapped[datetime | None]
+    source_updated_at: Mapped[datetime | None]
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    shop: Mapped[Shop] = relationship()
+    incidents: Mapped[list[Incident]] = relationship(back_populates="order", order_by="Incident.id")
+
+    __table_args__ = (UniqueConstraint("shop_id", "platform_order_id"),)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    responsibility: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    opened_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    crisis_id: Mapped[int | None] = mapped_column(Integer)
+
+    order: Mapped[Order] = relationship(back_populates="incidents")
+    compensations: Mapped[list[Compensation]] = relationship(
+        back_populates="incident", order_by="Compensation.id"
+    )
+
+    __table_args__ = (
+        # One open incident per order and kind, enforced by the database itself.
+        Index(
+            "uq_incidents_open_order_kind", "order_id", "kind", unique=True,
+            sqlite_where=text("status IN ('open', 'awaiting_approval', 'compensating')"),
+            postgresql_where=text("status IN ('open', 'awaiting_approval', 'compensating')"),
+        ),
+        Index("ix_incidents_order_id", "order_id"),
+    )
+
+
+class Compensation(Base):
+    __tablename__ = "compensations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(String(20), default="planned")
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    platform_ref: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    incident: Mapped[Incident] = relationship(back_populates="compensations")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(40))
+    template: Mapped[str] = mapped_column(String(100))
+    locale: Mapped[str] = mapped_column(String(10))
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("incident_id", "channel", "purpose"),)

@@ -1,0 +1,25 @@
+"""Money as decimal strings in the order's currency (ISO 4217 minor units)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+                "VUV", "XAF", "XOF", "XPF"}
+THREE_DECIMAL = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
+
+
+def minor_units(currency: str | None) -> int:
+    code = (currency or "").upper()
+    if code in ZERO_DECIMAL:
+        return 0
+    if code in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def fmt(amount: Decimal | None, currency: str | None) -> str | None:
+    if amount is None:
+        return None
+    exp = Decimal(1).scaleb(-minor_units(currency))
+    return str(Decimal(amount).quantize(exp, rounding=ROUND_HALF_UP))

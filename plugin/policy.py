@@ -1,0 +1,38 @@
+"""The policy a new shop starts with (CONTRACT.md, "Default compensation policy")."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "timing": {
+        "timezone": "UTC",
+        "business_days": [0, 1, 2, 3, 4],
+        "business_hours": ["09:00", "18:00"],
+        "holidays": [],
+        "handling_business_days": 2,
+        "pickup_grace_business_days": 1,
+        "max_scan_gap_days": 3,
+        "transit_business_days": 5,
+    },
+    "caps": {"per_order_percent_of_total": "30", "approval_above": "50"},
+    "rules": [
+        {"name": "Shop fault: refund shipping and a 10 % coupon",
+         "when": {"responsibility": ["shop"],
+                  "kind": ["fulfillment_late", "pickup_late", "order_cancelled"]},
+         "then": [{"action": "refund_shipping"},
+                  {"action": "coupon_percent", "percent": "10", "valid_days": 90}]},
+        {"name": "Carrier delay over 3 days: a 5 % goodwill coupon",
+         "when": {"responsibility": ["carrier"],
+                  "kind": ["transit_stalled", "delivery_late", "delivery_failed"], "min_delay_days": 3},
+         "then": [{"action": "coupon_percent", "percent": "5", "valid_days": 90}]},
+        {"name": "Lost parcel: full refund, held for approval",
+         "when": {"responsibility": ["carrier"], "kind": ["lost"]},
+         "then": [{"action": "refund_percent", "percent": "100"}], "approval": "always"},
+    ],
+}
+
+
+def default_policy() -> dict[str, Any]:
+    return copy.deepcopy(DEFAULT_POLICY)

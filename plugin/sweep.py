@@ -1,0 +1,28 @@
+"""Re-assess orders whose next deadline has passed. Reads only due rows (indexed `next_check_at`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from plugin.facts import OrderFacts
+from plugin.incidents import assess
+from plugin.models import Order, Shop
+from plugin.pipeline import apply_assessment
+
+BATCH = 1000
+
+
+def sweep_due_orders(session: Session, now: datetime, limit: int = BATCH) -> int:
+    q = (select(Order).where(Order.next_check_at.is_not(None), Order.next_check_at <= now)
+         .order_by(Order.next_check_at).limit(limit)
+         .options(selectinload(Order.incidents), selectinload(Order.shop))
+         .with_for_update(skip_locked=True, of=Order))
+    orders = list(session.execute(q).scalars())
+    for order in orders:
+        facts = OrderFacts.from_json(order.facts)
+        shop: Shop = order.shop
+        apply_assessment(session, order, assess(facts, shop.policy or {}, now, "sweep"), now)
+    return len(orders)

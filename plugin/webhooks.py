@@ -1,0 +1,135 @@
+"""Webhook intake: verify the raw bytes, store in the inbox, acknowledge, then let a job do the rest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+import connectors
+from connectors.base import hmac_sha256_b64_matches
+from plugin import config, db, inbox, redis_conn, vault
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+WC_PING = re.compile(rb"^webhook_id=\d+$")
+
+
+def _answer(status: int, message: str, **extra) -> Response:
+    resp = jsonify({"status": message, **extra})
+    resp.status_code = status
+    return resp
+
+
+def _read_body() -> bytes | Response:
+    limit = config(current_app).max_webhook_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _answer(413, "body larger than 5 MiB")
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return _answer(413, "body larger than 5 MiB")
+    if len(body) > limit:
+        return _answer(413, "body larger than 5 MiB")
+    return body
+
+
+def _parse_object(body: bytes) -> dict | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _enqueue_after_commit() -> None:
+    try:
+        from plugin.queue import request_drain
+
+        request_drain(redis_conn(current_app))
+    except Exception:
+        # Stored is safe: the sweep re-enqueues inbox rows a lost enqueue left behind.
+        log.warning("could not enqueue the inbox drain; the sweep will pick the delivery up", exc_info=True)
+
+
+def _accept(shop_id, platform, topic, key, body) -> Response:
+    try:
+        with db(current_app).session() as s:
+            fresh = inbox.store(s, shop_id=shop_id, platform=platform, topic=topic, key=key, body=body,
+                                now=datetime.now(UTC))
+            s.commit()
+    except (OperationalError, DBAPIError):
+        log.error("database unavailable: delivery refused with 503 so the platform retries", exc_info=True)
+        return _answer(503, "database unavailable, retry later")
+    if not fresh:
+        return _answer(200, "duplicate")
+    _enqueue_after_commit()
+    return _answer(200, "accepted")
+
+
+@bp.post("/shopify")
+def shopify():
+    body = _read_body()
+    if not isinstance(body, bytes):
+        return body
+    h = request.headers
+    signature = h.get("X-Shopify-Hmac-Sha256")
+    if not signature:
+        return _answer(401, "missing X-Shopify-Hmac-Sha256")
+    domain = (h.get("X-Shopify-Shop-Domain") or "").strip().lower()
+    app_secret = config(current_app).shopify_api_secret
+    try:
+        with db(current_app).session() as s:
+            shop = inbox.find_shop(s, "shopify", domain=domain) if domain else None
+            shop_id = shop.id if shop else None
+            shop_secret = vault(current_app).decrypt(shop.webhook_secret) if shop else None
+    except (OperationalError, DBAPIError):
+        return _answer(503, "database unavailable, retry later")
+    secrets = [shop_secret] if shop_secret else [app_secret or ""]
+    if not hmac_sha256_b64_matches(body, signature, secrets):
+        return _answer(401, "invalid HMAC signature")
+    conn = connectors.get("shopify")
+    topic = conn.topic(h)
+    key = conn.delivery_key(h, body)
+    if not topic or not key or not domain:
+        return _answer(400, "missing X-Shopify-Topic, X-Shopify-Webhook-Id or X-Shopify-Shop-Domain")
+    if _parse_object(body) is None:
+        return _answer(400, "body is not a JSON object")
+    return _accept(shop_id, "shopify", topic, key, body)
+
+
+@bp.post("/woocommerce/<int:shop_id>")
+def woocommerce(shop_id: int):
+    body = _read_body()
+    if not isinstance(body, bytes):
+        return body
+    try:
+        with db(current_app).session() as s:
+            shop = inbox.find_shop(s, "woocommerce", shop_id=shop_id)
+            secret = vault(current_app).decrypt(shop.webhook_secret) if shop else None
+    except (OperationalError, DBAPIError):
+        return _answer(503, "database unavailable, retry later")
+    if shop is None:
+        return _answer(404, "unknown shop")
+    h = request.headers
+    signature = h.get("X-WC-Webhook-Signature")
+    if not signature and not h.get("X-WC-Webhook-Topic") and WC_PING.match(body.strip()):
+        # WooCommerce pings once, unsigned, when a webhook is created; anything but 200 disables it.
+        return _answer(200, "ping")
+    if not signature:
+        return _answer(401, "missing X-WC-Webhook-Signature")
+    if not hmac_sha256_b64_matches(body, signature, [secret or ""]):
+        return _answer(401, "invalid signature")
+    conn = connectors.get("woocommerce")
+    topic = conn.topic(h)
+    if not topic:
+        return _answer(400, "missing X-WC-Webhook-Topic")
+    if _parse_object(body) is None:
+        return _answer(400, "body is not a JSON object")
+    return _accept(shop_id, "woocommerce", topic, conn.delivery_key(h, body), body)

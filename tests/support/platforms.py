@@ -1,0 +1,94 @@
+"""Signed deliveries as Shopify and WooCommerce send them, and a few shop helpers."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from plugin import config, db, vault
+from plugin.shops import add_shopify, add_woocommerce
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SHOP_DOMAIN = "snowdevil.myshopify.com"
+SHOP_SECRET = "shop-webhook-secret"
+WC_SECRET = "test-secret-NOT-REAL-0123456789"  # the secret the fixture delivery was signed with
+
+
+def sign(body: bytes, secret: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def shopify_sample(name: str = "orders_create") -> dict[str, Any]:
+    return json.loads((FIXTURES / "shopify" / f"{name}.json").read_text())
+
+
+def shopify_order(**changes) -> dict[str, Any]:
+    order = shopify_sample("orders_create")
+    order.update(changes)
+    return order
+
+
+def wc_order(**changes) -> dict[str, Any]:
+    order = json.loads((FIXTURES / "woocommerce" / "synthetic_webhook_order_updated.body.json").read_text())
+    order = copy.deepcopy(order)
+    order.update(changes)
+    return order
+
+
+def connect_shopify(app, secret: str | None = SHOP_SECRET, domain: str = SHOP_DOMAIN):
+    with db(app).session() as s:
+        shop, token = add_shopify(s, vault(app), config(app), domain=domain, token="shpat_test",
+                                  webhook_secret=secret)
+        s.commit()
+        return shop.id, token
+
+
+def connect_woocommerce(app, url: str = "http://127.0.0.1:8080", secret: str = WC_SECRET):
+    with db(app).session() as s:
+        shop, token, _ = add_woocommerce(s, vault(app), config(app), url=url, key="ck_test", secret="cs_test",
+                                         webhook_secret=secret)
+        s.commit()
+        return shop.id, token
+
+
+def post_shopify(client, payload: dict | bytes, topic: str = "orders/updated", secret: str = SHOP_SECRET,
+                 webhook_id: str | None = None, domain: str = SHOP_DOMAIN, headers: dict | None = None):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    h = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign(body, secret),
+        "X-Shopify-Shop-Domain": domain,
+        "X-Shopify-API-Version": "2026-04",
+        "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+        "X-Shopify-Triggered-At": "2026-11-22T10:00:00.000000Z",
+        "X-Shopify-Event-Id": str(uuid.uuid4()),
+    }
+    h.update(headers or {})
+    return client.post("/webhooks/shopify", data=body, headers={k: v for k, v in h.items() if v is not None})
+
+
+def post_wc(client, shop_id: int, payload: dict | bytes, topic: str = "order.updated", secret: str = WC_SECRET,
+            headers: dict | None = None):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    resource, event = topic.split(".")
+    h = {
+        "Content-Type": "application/json",
+        "User-Agent": "WooCommerce/10.2.1 Hookshot (WordPress/6.8.3)",
+        "X-WC-Webhook-Source": "http://127.0.0.1:8080/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": resource,
+        "X-WC-Webhook-Event": event,
+        "X-WC-Webhook-Signature": sign(body, secret),
+        "X-WC-Webhook-ID": "16",
+        "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex,
+    }
+    h.update(headers or {})
+    return client.post(f"/webhooks/woocommerce/{shop_id}", data=body,
+                       headers={k: v for k, v in h.items() if v is not None})

@@ -1,0 +1,34 @@
+"""Run the real RQ worker over the real Redis until the queues are empty."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from plugin import db
+from plugin.incident_json import list_incidents
+from plugin.models import Order, WebhookDelivery
+from plugin.processes import worker
+
+
+def run_worker(app) -> None:
+    worker(app, burst=True)
+
+
+def incidents(app, **kw):
+    with db(app).session() as s:
+        return list_incidents(s, **kw)
+
+
+def deliveries(app) -> list[WebhookDelivery]:
+    with db(app).session() as s:
+        return list(s.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars())
+
+
+def order(app, platform_order_id: str) -> Order | None:
+    with db(app).session() as s:
+        return s.execute(select(Order).where(Order.platform_order_id == platform_order_id)).scalar_one_or_none()
+
+
+def count(app, model) -> int:
+    with db(app).session() as s:
+        return s.execute(select(func.count()).select_from(model)).scalar_one()

@@ -1,0 +1,133 @@
+"""The `redress` command as a merchant or operator runs it, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.pg import _free_port
+from tests.support.platforms import shopify_order, sign
+
+REDRESS = str(Path(sys.executable).parent / "redress")
+
+
+@pytest.fixture
+def env(tmp_path, redis_server, sqlite_url):
+    e = dict(os.environ)
+    e.update(REDRESS_INSTANCE_DIR=str(tmp_path / "instance"), DATABASE_URL=sqlite_url, REDIS_URL=redis_server,
+             SHOPIFY_API_SECRET="app-secret")
+    e.pop("REDRESS_ENCRYPTION_KEYS", None)
+    return e
+
+
+def redress(env, *args, check=True):
+    p = subprocess.run([REDRESS, *args], env=env, capture_output=True, text=True, timeout=120)
+    if check and p.returncode != 0:
+        raise AssertionError(f"redress {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+def test_connect_a_store_send_a_declined_order_and_see_the_incident(env, tmp_path):
+    redress(env, "db", "upgrade")
+    shop = json.loads(redress(env, "shops", "add", "shopify", "--domain", "Demo-Shop.myshopify.com",
+                              "--token", "shpat_secret_token", "--webhook-secret", "whsec-123").stdout)
+    assert shop["domain"] == "demo-shop.myshopify.com" and shop["api_token"].startswith("rdr_")
+    port = _free_port()
+    web = subprocess.Popen([REDRESS, "web", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        body = json.dumps(shopify_order(cancel_reason="declined")).encode()
+        r = requests.post(f"{base}/webhooks/shopify", data=body, timeout=5, headers={
+            "X-Shopify-Topic": "orders/cancelled", "X-Shopify-Hmac-Sha256": sign(body, "whsec-123"),
+            "X-Shopify-Shop-Domain": "demo-shop.myshopify.com", "X-Shopify-Webhook-Id": "wh-1",
+            "Content-Type": "application/json"})
+        assert r.status_code == 200, r.text
+        redress(env, "worker", "--burst")
+        [inc] = json.loads(redress(env, "incidents", "list", "--json").stdout)
+        assert (inc["kind"], inc["responsibility"], inc["status"]) == ("payment_failed", "payment", "open")
+        assert inc["order"]["number"] == "#9999"
+
+        api = requests.get(f"{base}/api/v1/incidents", timeout=5,
+                           headers={"Authorization": f"Bearer {shop['api_token']}"})
+        assert api.status_code == 200 and [i["id"] for i in api.json()] == [inc["id"]]
+        assert requests.get(f"{base}/api/v1/incidents", timeout=5,
+                            headers={"Authorization": "Bearer wrong"}).status_code == 401
+    finally:
+        web.terminate()
+        web.wait(10)
+
+    listed = redress(env, "shops", "list", "--json").stdout
+    assert "shpat_secret_token" not in listed and "whsec-123" not in listed and "api_token" not in listed
+    db_file = env["DATABASE_URL"].split("///")[1]
+    raw = Path(db_file).read_bytes()
+    assert b"shpat_secret_token" not in raw and b"whsec-123" not in raw
+
+
+def test_woocommerce_shop_prints_its_webhook_url_and_refuses_private_hosts(env):
+    redress(env, "db", "upgrade")
+    p = redress(env, "shops", "add", "woocommerce", "--url", "http://127.0.0.1:9/", "--key", "ck_1",
+                "--secret", "cs_1", check=False)
+    assert p.returncode == 1 and "private" in p.stderr
+    env = {**env, "REDRESS_ALLOW_PRIVATE_STORES": "1", "REDRESS_PUBLIC_URL": "https://redress.example.com"}
+    shop = json.loads(redress(env, "shops", "add", "woocommerce", "--url", "http://127.0.0.1:9/", "--key",
+                              "ck_1", "--secret", "cs_1", "--webhook-secret", "given").stdout)
+    assert shop["webhook_url"] == f"https://redress.example.com/webhooks/woocommerce/{shop['id']}"
+    assert "webhook_secret" not in shop  # given on the command line: never printed back
+
+
+def test_bad_usage_exits_2_and_failures_exit_1(env):
+    redress(env, "db", "upgrade")
+    p = redress(env, "shops", "add", "shopify", "--domain", "x.myshopify.com", check=False)
+    assert p.returncode == 2 and "--token" in p.stderr
+    p = redress(env, "shops", "add", "shopify", "--domain", "evil.example.com", "--token", "t", check=False)
+    assert p.returncode == 1 and "myshopify.com" in p.stderr
+    redress(env, "shops", "add", "shopify", "--domain", "x.myshopify.com", "--token", "t")
+    p = redress(env, "shops", "add", "shopify", "--domain", "x.myshopify.com", "--token", "t", check=False)
+    assert p.returncode == 1 and "already connected" in p.stderr
+    p = redress(env, "incidents", "list", "--status", "bogus", "--json", check=False)
+    assert p.returncode == 2
+
+
+def test_keys_rotate_keeps_secrets_readable(env):
+    redress(env, "db", "upgrade")
+    redress(env, "shops", "add", "shopify", "--domain", "x.myshopify.com", "--token", "t", "--webhook-secret", "w")
+    keyfile = Path(env["REDRESS_INSTANCE_DIR"]) / "encryption_keys"
+    before = keyfile.read_text()
+    redress(env, "keys", "rotate")
+    after = keyfile.read_text().split(",")
+    assert len(after) == 2 and after[1] == before
+    from plugin import create_app, db, vault
+    from plugin.config import Config
+    from plugin.models import Shop
+
+    os.environ["REDRESS_INSTANCE_DIR"] = env["REDRESS_INSTANCE_DIR"]
+    try:
+        app = create_app(Config.from_env(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"]))
+    finally:
+        del os.environ["REDRESS_INSTANCE_DIR"]
+    with db(app).session() as s:
+        shop = s.query(Shop).one()
+        assert vault(app).decrypt(shop.webhook_secret) == "w"
+        from cryptography.fernet import Fernet
+
+        Fernet(after[0].encode()).decrypt(shop.webhook_secret.encode())  # under the newest key
+
+
+def test_sweep_runs_once_and_reports(env):
+    redress(env, "db", "upgrade")
+    out = json.loads(redress(env, "sweep").stdout)
+    assert out == {"stuck_deliveries": 0, "orders_checked": 0}

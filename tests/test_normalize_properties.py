@@ -1,0 +1,92 @@
+"""Properties of normalization and merging over varied payloads and delivery orders."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors import shopify, woocommerce
+from connectors.base import PayloadError
+from plugin.facts import OrderFacts
+from plugin.incidents import assess
+from plugin.orders import merge
+from tests.support.platforms import shopify_order, wc_order
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8)
+json_values = st.recursive(
+    json_scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+    max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(sorted(shopify_order().keys())), value=json_values)
+def test_shopify_normalize_accepts_or_explains_any_field_value(field, value):
+    payload = shopify_order(**{field: value})
+    try:
+        changes = shopify.normalize("orders/updated", payload, NOW)
+    except PayloadError:
+        return
+    for c in changes:
+        assess(merge(None, c), {}, NOW, "test")
+        OrderFacts.from_json(merge(None, c).to_json())
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(sorted(wc_order().keys())), value=json_values)
+def test_woocommerce_normalize_accepts_or_explains_any_field_value(field, value):
+    payload = wc_order(**{field: value})
+    try:
+        changes = woocommerce.normalize("order.updated", payload, NOW)
+    except PayloadError:
+        return
+    for c in changes:
+        assess(merge(None, c), {}, NOW, "test")
+
+
+statuses = st.sampled_from(["pending", "paid", "voided", "authorized", "refunded", "partially_paid"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(versions=st.lists(st.tuples(statuses, st.booleans()), min_size=1, max_size=5), data=st.data())
+def test_whatever_the_delivery_order_the_newest_order_payload_wins(versions, data):
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    changes = []
+    for i, (financial, cancelled) in enumerate(versions):
+        p = shopify_order(financial_status=financial, updated_at=(base + timedelta(hours=i)).isoformat(),
+                          cancelled_at=(base + timedelta(hours=i)).isoformat() if cancelled else None,
+                          cancel_reason="declined" if cancelled else None)
+        changes.extend(shopify.normalize("orders/updated", p, NOW))
+    order = data.draw(st.permutations(changes))
+    facts = None
+    for c in order:
+        facts = merge(facts, c)
+    newest = changes[-1].order
+    assert facts.financial_status == newest.financial_status
+    assert facts.cancelled_at == newest.cancelled_at
+    # Re-applying any delivery (a duplicate) changes nothing.
+    assert merge(facts, data.draw(st.sampled_from(changes))).to_json() == facts.to_json()
+
+
+def test_tracking_news_before_the_order_itself_is_kept():
+    import json
+
+    from tests.support.platforms import FIXTURES
+
+    event = json.loads((FIXTURES / "shopify" / "fulfillment_events_create.json").read_text())
+    fulfillment = json.loads((FIXTURES / "shopify" / "fulfillments_update.json").read_text())
+    order = shopify_order(cancelled_at=None, cancel_reason=None, financial_status="paid")
+    parts = [shopify.normalize("fulfillment_events/create", event, NOW)[0],
+             shopify.normalize("fulfillments/update", fulfillment, NOW)[0],
+             shopify.normalize("orders/paid", order, NOW)[0]]
+    results = set()
+    for perm in itertools.permutations(parts):
+        facts = None
+        for c in perm:
+            facts = merge(facts, c)
+        s = facts.shipments[0]
+        results.add((s.status, s.carrier, len(s.events), facts.complete))
+    assert results == {("in_transit", "UPS", 1, True)}
