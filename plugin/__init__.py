@@ -9,6 +9,7 @@ from flask import Flask, g
 from plugin.config import Config
 from plugin.crypto import Vault
 from plugin.db import Database
+from plugin.inbox import ShopSecrets
 from plugin.queue import connect
 
 
@@ -22,6 +23,8 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.extensions["redress.db"] = Database(config.database_url)
     app.extensions["redress.vault"] = Vault(config.encryption_keys)
+    app.extensions["redress.shop_secrets"] = ShopSecrets(app.extensions["redress.db"].engine,
+                                                         app.extensions["redress.vault"])
     app.extensions["redress.redis"] = None
     app.extensions["redress.redis_factory"] = lambda: connect(config.redis_url, config.instance_dir)
 

@@ -28,7 +28,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: it costs a round trip per checkout on the webhook path; callers retry a connection
+    # the server dropped (inbox.store) and the pool recycles idle ones before servers time them out.
+    return create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 class Database:

@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import connectors
 from connectors.base import hmac_sha256_b64_matches
-from plugin import config, db, inbox, redis_conn, vault
+from plugin import config, db, inbox, redis_conn
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -58,12 +58,14 @@ def _enqueue_after_commit() -> None:
         log.warning("could not enqueue the inbox drain; the sweep will pick the delivery up", exc_info=True)
 
 
+def _shops() -> inbox.ShopSecrets:
+    return current_app.extensions["redress.shop_secrets"]
+
+
 def _accept(shop_id, platform, topic, key, body) -> Response:
     try:
-        with db(current_app).session() as s:
-            fresh = inbox.store(s, shop_id=shop_id, platform=platform, topic=topic, key=key, body=body,
-                                now=datetime.now(UTC))
-            s.commit()
+        fresh = inbox.store(db(current_app).engine, shop_id=shop_id, platform=platform, topic=topic, key=key,
+                            body=body, now=datetime.now(UTC))
     except (OperationalError, DBAPIError):
         log.error("database unavailable: delivery refused with 503 so the platform retries", exc_info=True)
         return _answer(503, "database unavailable, retry later")
@@ -85,13 +87,11 @@ def shopify():
     domain = (h.get("X-Shopify-Shop-Domain") or "").strip().lower()
     app_secret = config(current_app).shopify_api_secret
     try:
-        with db(current_app).session() as s:
-            shop = inbox.find_shop(s, "shopify", domain=domain) if domain else None
-            shop_id = shop.id if shop else None
-            shop_secret = vault(current_app).decrypt(shop.webhook_secret) if shop else None
+        shop = _shops().get("shopify", domain=domain) if domain else None
     except (OperationalError, DBAPIError):
         return _answer(503, "database unavailable, retry later")
-    secrets = [shop_secret] if shop_secret else [app_secret or ""]
+    shop_id = shop.id if shop else None
+    secrets = [shop.webhook_secret] if shop and shop.webhook_secret else [app_secret or ""]
     if not hmac_sha256_b64_matches(body, signature, secrets):
         return _answer(401, "invalid HMAC signature")
     conn = connectors.get("shopify")
@@ -110,9 +110,7 @@ def woocommerce(shop_id: int):
     if not isinstance(body, bytes):
         return body
     try:
-        with db(current_app).session() as s:
-            shop = inbox.find_shop(s, "woocommerce", shop_id=shop_id)
-            secret = vault(current_app).decrypt(shop.webhook_secret) if shop else None
+        shop = _shops().get("woocommerce", shop_id=shop_id)
     except (OperationalError, DBAPIError):
         return _answer(503, "database unavailable, retry later")
     if shop is None:
@@ -124,7 +122,7 @@ def woocommerce(shop_id: int):
         return _answer(200, "ping")
     if not signature:
         return _answer(401, "missing X-WC-Webhook-Signature")
-    if not hmac_sha256_b64_matches(body, signature, [secret or ""]):
+    if not hmac_sha256_b64_matches(body, signature, [shop.webhook_secret or ""]):
         return _answer(401, "invalid signature")
     conn = connectors.get("woocommerce")
     topic = conn.topic(h)

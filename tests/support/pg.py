@@ -27,7 +27,8 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, durable: bool = False):
+        self.durable = durable
         self.bindir = _bindir()
         self.root = Path(root or tempfile.mkdtemp(prefix="redress-pg-"))
         self.data = self.root / "data"
@@ -48,8 +49,10 @@ class PostgresServer:
             self.root.chmod(0o755)
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--no-locale")
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            # Tests need no crash safety; benchmarks keep PostgreSQL's defaults (durable=True).
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
                   "-o", opts, "-w", "-t", "60", "start")
         deadline = time.time() + 30
