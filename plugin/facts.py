@@ -139,7 +139,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, list):
         return [_encode(v) for v in value]
     if isinstance(value, datetime):
-        return iso(value)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")  # full precision for comparisons
     if isinstance(value, Decimal):
         return str(value)
     return value
@@ -166,7 +166,8 @@ def _shipment_from(data: dict[str, Any]) -> Shipment:
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """ISO 8601 UTC to the second, as the JSON contract shows times."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(value: str) -> datetime:

@@ -1,8 +1,8 @@
-"""GET /healthz: 200 when the database and Redis answer, else 503."""
+"""GET /healthz: 200 when the database and Redis answer, else 503; and the front page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import text
 
 from plugin import db, redis_conn
@@ -26,3 +26,9 @@ def healthz():
         checks["redis"] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
     return jsonify({"status": "ok" if ok else "unavailable", "checks": checks}), 200 if ok else 503
+
+
+@bp.get("/")
+def index():
+    lang = request.accept_languages.best_match(["en", "es"]) or "en"
+    return render_template("index.html", lang=lang)

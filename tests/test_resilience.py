@@ -72,3 +72,9 @@ def test_the_drain_is_enqueued_once_while_one_is_pending(app, client):
     assert Queue("ingest", connection=redis_conn(app)).count == 1
     run_worker(app)
     assert all(d.processed_at for d in deliveries(app))
+
+
+def test_front_page_speaks_english_and_spanish(client):
+    assert "Redress is running" in client.get("/").get_data(as_text=True)
+    page = client.get("/", headers={"Accept-Language": "es-ES,es;q=0.9"}).get_data(as_text=True)
+    assert "Redress está en marcha" in page
