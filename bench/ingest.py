@@ -34,8 +34,11 @@ SERVERS = {
     "gunicorn gthread (2 workers x 8 threads)": lambda port: [
         str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
         "--log-level", "warning", "bench.bench_wsgi:app"],
-    "granian wsgi (2 workers)": lambda port: [
+    "granian wsgi (2 workers x 4 threads)": lambda port: [
         str(BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "4", "--no-ws",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "bench.bench_wsgi:app"],
+    "granian wsgi (2 workers x 1 thread)": lambda port: [
+        str(BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "1", "--no-ws",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "bench.bench_wsgi:app"],
 }
 

@@ -49,10 +49,11 @@ def _one_batch(app, batch_size: int) -> BatchResult | None:
                 result = process_batch(s, rows, now=datetime.now(UTC))
                 s.commit()
                 return result
-            except (IntegrityError, OperationalError):
+            except (IntegrityError, OperationalError) as exc:
                 # Another worker created the same order or incident first: start the batch again.
                 s.rollback()
-                log.warning("batch conflicted (attempt %d), retrying", attempt + 1, exc_info=True)
+                log.info("batch conflicted with another worker (attempt %d: %s), retrying", attempt + 1,
+                         type(exc.orig).__name__)
                 time.sleep(0.05 * (attempt + 1))
     if batch_size > 1:
         return _one_batch(app, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import secrets
 
@@ -12,11 +14,26 @@ def generate_key() -> str:
     return Fernet.generate_key().decode()
 
 
+def fernet_key(key: str) -> bytes:
+    """A Fernet key as given, or one derived from any other secret string.
+
+    Platform "generate a secret" buttons (app.json's `generator: secret`) make hex strings, not Fernet
+    keys; deriving lets those work while real Fernet keys are used unchanged.
+    """
+    raw = key.strip().encode()
+    try:
+        if len(base64.urlsafe_b64decode(raw)) == 32 and len(raw) == 44:
+            return raw
+    except (binascii.Error, ValueError):
+        pass
+    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest())
+
+
 class Vault:
     def __init__(self, keys: list[str]):
         if not keys:
             raise ValueError("no encryption key configured")
-        self._ring = MultiFernet([Fernet(k.encode()) for k in keys])
+        self._ring = MultiFernet([Fernet(fernet_key(k)) for k in keys])
 
     def encrypt(self, plain: str | None) -> str | None:
         if plain is None:
