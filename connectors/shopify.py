@@ -105,6 +105,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         cancel_reason_raw=reason_raw,
         updated_at=when(p.get("updated_at")),
         tags=[t.strip() for t in (text(p.get("tags")) or "").split(",") if t.strip()],
+        requires_shipping=_requires_shipping(p),
         shipments=[shipment(f) for f in items(p.get("fulfillments"), "fulfillments")],
         refunds=[Refund(id=required_id(r), amount=None, created_at=when(r.get("created_at")),
                         note=text(r.get("note")))
@@ -133,6 +134,13 @@ def shipment(f: dict[str, Any]) -> Shipment:
         shipped_at=shipped,
         delivered_at=updated if status == "delivered" else None,
     )
+
+
+def _requires_shipping(p: dict[str, Any]) -> bool:
+    lines = [obj(li, "line item") for li in items(p.get("line_items"), "line_items")]
+    if not lines:
+        return bool(items(p.get("shipping_lines"), "shipping_lines"))
+    return any(li.get("requires_shipping", True) is not False for li in lines)
 
 
 def _fulfillment_status(value: str | None) -> str:

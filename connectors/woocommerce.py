@@ -28,7 +28,7 @@ PAID = {"processing", "completed"}
 TRACKSHIP = {
     "pre_transit": "label_purchased", "label_created": "label_purchased", "unknown": None,
     "in_transit": "in_transit", "out_for_delivery": "out_for_delivery",
-    "available_for_pickup": "ready_for_pickup", "on_hold": "delayed", "failure": "failure",
+    "available_for_pickup": "available_for_pickup", "on_hold": "delayed", "failure": "failure",
     "exception": "failure", "failed_attempt": "attempted_delivery", "return_to_sender": "returned_to_sender",
     "returned_to_sender": "returned_to_sender", "delivered": "delivered",
 }
@@ -97,6 +97,8 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         cancel_reason_raw="cancelled" if cancelled else None,
         updated_at=modified,
         shipments=shipments,
+        # Virtual and downloadable orders carry no shipping line: nothing to ship, nothing to stall.
+        requires_shipping=bool(items(p.get("shipping_lines"), "shipping_lines")),
         refunds=[Refund(id=required_id(r), amount=abs(money(r.get("total")) or 0),
                         created_at=None, note=text(r.get("reason")))
                  for r in (obj(x, "refund") for x in items(p.get("refunds"), "refunds"))],

@@ -18,8 +18,11 @@ FINANCIAL = ("pending", "authorized", "paid", "partially_paid", "partially_refun
 CANCEL_REASONS = ("customer", "payment_declined", "fraud", "inventory", "staff", "other", "unpaid")
 # Shipment statuses (Shopify's shipment_status vocabulary, which WooCommerce tracking is mapped onto)
 # that mean the parcel is in the carrier's hands.
+# `available_for_pickup` and `returned_to_sender` come from WooCommerce tracking (TrackShip).
 HANDED_OVER = frozenset({"carrier_picked_up", "in_transit", "out_for_delivery", "attempted_delivery",
-                         "delayed", "delivered", "failure", "returned_to_sender"})
+                         "delayed", "delivered", "failure", "available_for_pickup", "returned_to_sender"})
+# Before hand-over: a label exists but the carrier does not have the parcel yet.
+LABEL_ONLY = frozenset({"label_purchased", "label_printed", "ready_for_pickup", "confirmed"})
 
 
 @dataclass
@@ -77,6 +80,7 @@ class OrderFacts:
     updated_at: datetime | None = None  # the platform's own modification time
     deleted_at: datetime | None = None
     tags: list[str] = field(default_factory=list)
+    requires_shipping: bool = True
     shipments: list[Shipment] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     complete: bool = True  # False while only partial deliveries (fulfillments, events) were seen

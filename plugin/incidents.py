@@ -12,6 +12,10 @@ Failed orders (this module's mapping, documented in the README):
 | not cancelled, financial voided / expired / failed | payment_failed   | payment        |
 A payment_failed incident resolves when the order is later paid (or authorized); an order_cancelled
 one when the order is no longer cancelled (restored). A deleted order dismisses its open incidents.
+
+Stalled orders are judged in `plugin.stalls`. Kinds of one family describe one episode, so an order has at
+most one open incident per family: `fulfillment_late` becomes `pickup_late` when a label is made, and
+`transit_stalled`, `delivery_late` and `lost` replace each other as the parcel's silence grows.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from plugin.facts import OrderFacts, iso
+from plugin.stalls import assess_stalls
+from plugin.timing import TimingPolicy
 
 KINDS = ("payment_failed", "order_cancelled", "fulfillment_late", "pickup_late", "transit_stalled",
          "delivery_late", "delivery_failed", "returned_to_sender", "lost")
@@ -38,6 +44,12 @@ CANCEL_VERDICTS = {
 PAYMENT_FAILED = {"voided": "the payment was voided", "expired": "the payment authorization expired",
                   "failed": "the payment failed"}
 PAID = {"paid", "partially_paid", "authorized", "partially_refunded", "refunded"}
+FAMILY = {"fulfillment_late": "handover", "pickup_late": "handover",
+          "transit_stalled": "transit", "delivery_late": "transit", "lost": "transit"}
+
+
+def family(kind: str) -> str:
+    return FAMILY.get(kind, kind)
 
 
 @dataclass
@@ -50,7 +62,7 @@ class Finding:
 @dataclass
 class Assessment:
     findings: list[Finding] = field(default_factory=list)
-    recovered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    recovered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # family -> evidence
     dismiss: list[dict[str, Any]] | None = None
     next_check_at: datetime | None = None
 
@@ -59,7 +71,7 @@ def _ev(at: datetime | None, source: str, fact: str, now: datetime) -> dict[str,
     return {"at": iso(at or now), "source": source, "fact": fact}
 
 
-def assess(facts: OrderFacts, policy: dict[str, Any], now: datetime, source: str) -> Assessment:
+def assess(facts: OrderFacts, timing: TimingPolicy, now: datetime, source: str) -> Assessment:
     out = Assessment()
     if facts.deleted_at:
         out.dismiss = [_ev(facts.deleted_at, source, "the order was deleted in the shop", now)]
@@ -87,4 +99,9 @@ def assess(facts: OrderFacts, policy: dict[str, Any], now: datetime, source: str
     if not cancelled:
         out.recovered["order_cancelled"] = [
             _ev(facts.updated_at, source, "the order is no longer cancelled", now)]
+
+    stalls = assess_stalls(facts, timing, now, source)
+    out.findings.extend(Finding(f.kind, f.responsibility, f.evidence) for f in stalls.findings)
+    out.recovered.update(stalls.recovered)
+    out.next_check_at = stalls.next_check_at
     return out

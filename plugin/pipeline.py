@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session, selectinload
 
 import connectors
 from connectors.base import PayloadError
+from plugin.calendars import CalendarError
 from plugin.facts import OrderFacts
-from plugin.incidents import Assessment, assess
+from plugin.incidents import Assessment, assess, family
 from plugin.models import OPEN_INCIDENT_STATUSES, Incident, Order, Shop, WebhookDelivery
 from plugin.orders import merge
+from plugin.timing import TimingPolicy
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -87,13 +89,21 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
             order = Order(shop_id=shop_id, platform_order_id=order_id, incidents=[])
             session.add(order)
         save_facts(order, facts)
-        shop = shops[shop_id]
-        assessment = assess(facts, shop.policy or {}, now, source)
+        assessment = assess(facts, timing_for(shops[shop_id]), now, source)
         opened, resolved = apply_assessment(session, order, assessment, now)
         result.opened += opened
         result.resolved += resolved
         result.orders += 1
     return result
+
+
+def timing_for(shop: Shop) -> TimingPolicy:
+    try:
+        return TimingPolicy.build(shop.timezone, (shop.policy or {}).get("timing"))
+    except CalendarError:
+        # A broken saved policy must not stop detection: fall back to the defaults, loudly.
+        log.warning("shop %s has an invalid timing policy; using the defaults", shop.id, exc_info=True)
+        return TimingPolicy()
 
 
 def save_facts(order: Order, facts: OrderFacts) -> None:
@@ -126,32 +136,38 @@ def _add_evidence(incident: Incident, entries: list[dict]) -> bool:
 
 def apply_assessment(session: Session, order: Order, a: Assessment, now: datetime) -> tuple[int, int]:
     """Open, update, resolve or dismiss this order's incidents. Returns (opened, resolved)."""
-    open_by_kind = {i.kind: i for i in order.incidents if i.status in OPEN_INCIDENT_STATUSES}
+    open_by_family = {family(i.kind): i for i in order.incidents if i.status in OPEN_INCIDENT_STATUSES}
     opened = resolved = 0
     if a.dismiss is not None:
-        for inc in open_by_kind.values():
+        for inc in open_by_family.values():
             _add_evidence(inc, a.dismiss)
             inc.status, inc.resolved_at = "dismissed", now
         order.next_check_at = None
         return 0, 0
     for f in a.findings:
-        inc = open_by_kind.get(f.kind)
+        inc = open_by_family.get(family(f.kind))
         if inc is None:
             inc = Incident(shop_id=order.shop_id, kind=f.kind, responsibility=f.responsibility,
                            status="open", evidence=list(f.evidence), opened_at=now)
             order.incidents.append(inc)
-            open_by_kind[f.kind] = inc
+            open_by_family[family(f.kind)] = inc
             opened += 1
             continue
+        changes = []
+        if inc.kind != f.kind:
+            changes.append(f"now {f.kind} (was {inc.kind})")
+            inc.kind = f.kind
         if inc.responsibility != f.responsibility:
-            f.evidence.append({"at": f.evidence[-1]["at"], "source": f.evidence[-1]["source"],
-                               "fact": f"verdict changed from {inc.responsibility} to {f.responsibility}"})
+            changes.append(f"verdict changed from {inc.responsibility} to {f.responsibility}")
             inc.responsibility = f.responsibility
+        if changes:
+            f.evidence.append({"at": f.evidence[-1]["at"], "source": f.evidence[-1]["source"],
+                               "fact": "; ".join(changes)})
         _add_evidence(inc, f.evidence)
-    active = {f.kind for f in a.findings}
-    for kind, evidence in a.recovered.items():
-        inc = open_by_kind.get(kind)
-        if inc is not None and kind not in active:
+    active = {family(f.kind) for f in a.findings}
+    for fam, evidence in a.recovered.items():
+        inc = open_by_family.get(fam)
+        if inc is not None and fam not in active:
             _add_evidence(inc, evidence)
             inc.status, inc.resolved_at = "resolved", now
             resolved += 1

@@ -5,17 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from plugin.timing import DEFAULT_TIMING
+
 DEFAULT_POLICY: dict[str, Any] = {
-    "timing": {
-        "timezone": "UTC",
-        "business_days": [0, 1, 2, 3, 4],
-        "business_hours": ["09:00", "18:00"],
-        "holidays": [],
-        "handling_business_days": 2,
-        "pickup_grace_business_days": 1,
-        "max_scan_gap_days": 3,
-        "transit_business_days": 5,
-    },
+    # The shop's time zone lives on the shop itself; this is the rest of its calendar and deadlines.
+    "timing": DEFAULT_TIMING,
     "caps": {"per_order_percent_of_total": "30", "approval_above": "50"},
     "rules": [
         {"name": "Shop fault: refund shipping and a 10 % coupon",

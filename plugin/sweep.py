@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from plugin.facts import OrderFacts
 from plugin.incidents import assess
-from plugin.models import Order, Shop
-from plugin.pipeline import apply_assessment
+from plugin.models import Order
+from plugin.pipeline import apply_assessment, timing_for
 
 BATCH = 1000
 
@@ -23,6 +23,5 @@ def sweep_due_orders(session: Session, now: datetime, limit: int = BATCH) -> int
     orders = list(session.execute(q).scalars())
     for order in orders:
         facts = OrderFacts.from_json(order.facts)
-        shop: Shop = order.shop
-        apply_assessment(session, order, assess(facts, shop.policy or {}, now, "sweep"), now)
+        apply_assessment(session, order, assess(facts, timing_for(order.shop), now, "sweep"), now)
     return len(orders)

@@ -35,6 +35,8 @@ def test_two_workers_draining_at_once_process_every_delivery_once(app, client):
     assert count(app, Order) == 40
     by_status = {}
     for i in incidents(app):
+        if i["kind"] != "payment_failed":
+            continue  # the sample order was placed years ago: paid ones are also (rightly) late to ship
         by_status.setdefault(i["status"], set()).add(i["order"]["number"])
     # order i has versions pending(, voided(, paid)): orders left voided have an open incident; orders
     # paid in the end have none open (resolved if a batch saw them voided first, else never opened).

@@ -13,6 +13,7 @@ from connectors.base import PayloadError
 from plugin.facts import OrderFacts
 from plugin.incidents import assess
 from plugin.orders import merge
+from plugin.timing import TimingPolicy
 from tests.support.platforms import shopify_order, wc_order
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -31,7 +32,7 @@ def test_shopify_normalize_accepts_or_explains_any_field_value(field, value):
     except PayloadError:
         return
     for c in changes:
-        assess(merge(None, c), {}, NOW, "test")
+        assess(merge(None, c), TimingPolicy(), NOW, "test")
         OrderFacts.from_json(merge(None, c).to_json())
 
 
@@ -44,7 +45,7 @@ def test_woocommerce_normalize_accepts_or_explains_any_field_value(field, value)
     except PayloadError:
         return
     for c in changes:
-        assess(merge(None, c), {}, NOW, "test")
+        assess(merge(None, c), TimingPolicy(), NOW, "test")
 
 
 statuses = st.sampled_from(["pending", "paid", "voided", "authorized", "refunded", "partially_paid"])

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +29,28 @@ def shopify_sample(name: str = "orders_create") -> dict[str, Any]:
     return json.loads((FIXTURES / "shopify" / f"{name}.json").read_text())
 
 
+def _recent(hours: float) -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
+
+
 def shopify_order(**changes) -> dict[str, Any]:
+    """Shopify's sample order, placed an hour ago (the sample itself dates from 2021)."""
     order = shopify_sample("orders_create")
+    placed = _recent(1).isoformat()
+    order.update(created_at=placed, processed_at=placed, updated_at=placed)
     order.update(changes)
     return order
 
 
 def wc_order(**changes) -> dict[str, Any]:
+    """The WooCommerce fixture order, placed an hour ago and shipped half an hour ago."""
     order = json.loads((FIXTURES / "woocommerce" / "synthetic_webhook_order_updated.body.json").read_text())
     order = copy.deepcopy(order)
+    placed = _recent(1).strftime("%Y-%m-%dT%H:%M:%S")
+    order.update(date_created_gmt=placed, date_paid_gmt=placed, date_modified_gmt=placed)
+    for meta in order["meta_data"]:
+        if meta["key"] == "_wc_shipment_tracking_items":
+            meta["value"][0]["date_shipped"] = str(int(_recent(0.5).timestamp()))
     order.update(changes)
     return order
 
