@@ -119,7 +119,8 @@ def _session():
 @click.option("--token", required=True, help="Admin API access token of a custom app")
 @click.option("--admin-url", default=None, help="override the Admin GraphQL endpoint")
 @click.option("--webhook-secret", default=None, help="secret that signs this shop's webhooks")
-def add_shopify(domain, token, admin_url, webhook_secret):
+@click.option("--timezone", default="UTC", show_default=True, help="the shop's time zone, e.g. Europe/Madrid")
+def add_shopify(domain, token, admin_url, webhook_secret, timezone):
     """Connect a Shopify store with a custom-app token."""
     from plugin import config, vault
     from plugin.shops import ShopError, add_shopify, shop_json
@@ -128,7 +129,7 @@ def add_shopify(domain, token, admin_url, webhook_secret):
     with session as s:
         try:
             shop, api_token = add_shopify(s, vault(app), config(app), domain=domain, token=token,
-                                          admin_url=admin_url, webhook_secret=webhook_secret)
+                                          admin_url=admin_url, webhook_secret=webhook_secret, timezone=timezone)
             s.commit()
         except ShopError as exc:
             _fail(str(exc))
@@ -142,7 +143,8 @@ def add_shopify(domain, token, admin_url, webhook_secret):
 @click.option("--key", required=True, help="REST API consumer key (ck_…)")
 @click.option("--secret", required=True, help="REST API consumer secret (cs_…)")
 @click.option("--webhook-secret", default=None, help="secret set on the store's webhooks (generated if omitted)")
-def add_woocommerce(url, key, secret, webhook_secret):
+@click.option("--timezone", default="UTC", show_default=True, help="the shop's time zone, e.g. Europe/Madrid")
+def add_woocommerce(url, key, secret, webhook_secret, timezone):
     """Connect a WooCommerce store with REST keys."""
     from plugin import config, vault
     from plugin.shops import ShopError, add_woocommerce, shop_json
@@ -151,7 +153,8 @@ def add_woocommerce(url, key, secret, webhook_secret):
     with session as s:
         try:
             shop, api_token, generated = add_woocommerce(s, vault(app), config(app), url=url, key=key,
-                                                         secret=secret, webhook_secret=webhook_secret)
+                                                         secret=secret, webhook_secret=webhook_secret,
+                                                         timezone=timezone)
             s.commit()
         except ShopError as exc:
             _fail(str(exc))

@@ -8,6 +8,7 @@ import secrets
 import socket
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,8 +55,17 @@ def _exists(session: Session, platform: str, domain: str) -> None:
         raise ShopError(f"a {platform} shop {domain} is already connected")
 
 
+def check_timezone(timezone: str) -> str:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ShopError(f"unknown time zone {timezone!r} (use a name like Europe/Madrid)") from None
+    return timezone
+
+
 def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, token: str,
-                admin_url: str | None = None, webhook_secret: str | None = None) -> tuple[Shop, str]:
+                admin_url: str | None = None, webhook_secret: str | None = None,
+                timezone: str = "UTC") -> tuple[Shop, str]:
     domain = domain.strip().lower()
     if not valid_shop_domain(domain):
         raise ShopError(f"{domain!r} is not a shop host like my-store.myshopify.com")
@@ -69,12 +79,14 @@ def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, tok
             raise ShopError("--admin-url must be https (http only with REDRESS_ALLOW_PRIVATE_STORES=1)")
     _exists(session, "shopify", domain)
     return _create(session, vault, platform="shopify", domain=domain, admin_url=admin_url,
-                   credentials={"access_token": token.strip()}, webhook_secret=webhook_secret)
+                   credentials={"access_token": token.strip()}, webhook_secret=webhook_secret,
+                   timezone=check_timezone(timezone))
 
 
 def add_woocommerce(session: Session, vault: Vault, cfg: Config, *, url: str, key: str, secret: str,
-                    webhook_secret: str | None = None) -> tuple[Shop, str, str | None]:
+                    webhook_secret: str | None = None, timezone: str = "UTC") -> tuple[Shop, str, str | None]:
     base = check_store_url(url, cfg.allow_private_stores)
+    check_timezone(timezone)
     if not key.startswith("ck_") or not secret.startswith("cs_"):
         raise ShopError("WooCommerce REST keys look like ck_… (key) and cs_… (secret)")
     _exists(session, "woocommerce", base)
@@ -84,17 +96,17 @@ def add_woocommerce(session: Session, vault: Vault, cfg: Config, *, url: str, ke
         webhook_secret = generated = secrets.token_urlsafe(32)
     shop, token = _create(session, vault, platform="woocommerce", domain=base, admin_url=None,
                           credentials={"consumer_key": key, "consumer_secret": secret},
-                          webhook_secret=webhook_secret)
+                          webhook_secret=webhook_secret, timezone=timezone)
     return shop, token, generated
 
 
 def _create(session: Session, vault: Vault, *, platform: str, domain: str, admin_url: str | None,
-            credentials: dict[str, Any], webhook_secret: str | None) -> tuple[Shop, str]:
+            credentials: dict[str, Any], webhook_secret: str | None, timezone: str) -> tuple[Shop, str]:
     token = new_api_token()
     shop = Shop(platform=platform, domain=domain, name=domain, admin_url=admin_url,
                 credentials=vault.encrypt(json.dumps(credentials)),
                 webhook_secret=vault.encrypt(webhook_secret) if webhook_secret else None,
-                api_token_hash=hash_token(token), policy=default_policy(), active=True, timezone="UTC")
+                api_token_hash=hash_token(token), policy=default_policy(), active=True, timezone=timezone)
     session.add(shop)
     session.flush()
     return shop, token

@@ -98,6 +98,12 @@ def test_bad_usage_exits_2_and_failures_exit_1(env):
     redress(env, "shops", "add", "shopify", "--domain", "x.myshopify.com", "--token", "t")
     p = redress(env, "shops", "add", "shopify", "--domain", "x.myshopify.com", "--token", "t", check=False)
     assert p.returncode == 1 and "already connected" in p.stderr
+    p = redress(env, "shops", "add", "shopify", "--domain", "y.myshopify.com", "--token", "t", "--timezone",
+                "Mars/Base", check=False)
+    assert p.returncode == 1 and "time zone" in p.stderr
+    shop = json.loads(redress(env, "shops", "add", "shopify", "--domain", "y.myshopify.com", "--token", "t",
+                              "--timezone", "Europe/Madrid").stdout)
+    assert shop["timezone"] == "Europe/Madrid"
     p = redress(env, "incidents", "list", "--status", "bogus", "--json", check=False)
     assert p.returncode == 2
 

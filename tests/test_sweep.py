@@ -1,0 +1,77 @@
+"""Deadlines, not scans: the sweep re-assesses only due orders and opens or resolves stall incidents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from jobs import sweep, use_app
+from tests.support.platforms import (
+    connect_shopify,
+    connect_woocommerce,
+    post_shopify,
+    post_wc,
+    shopify_order,
+    shopify_sample,
+    wc_order,
+)
+from tests.support.work import incidents, order, run_worker
+
+PAID = dict(cancelled_at=None, cancel_reason=None, financial_status="paid")
+
+
+def test_an_order_paid_long_ago_and_never_shipped_opens_at_once(app, client):
+    connect_shopify(app)
+    long_ago = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+    post_shopify(client, shopify_order(**PAID, processed_at=long_ago, created_at=long_ago), topic="orders/paid")
+    run_worker(app)
+    [inc] = incidents(app)
+    assert (inc["kind"], inc["responsibility"]) == ("fulfillment_late", "shop")
+    assert "handling time of 2 business day(s) ended" in inc["evidence"][-1]["fact"]
+
+
+def test_the_sweep_opens_when_the_deadline_passes_and_shipping_resolves_it(app, client):
+    connect_shopify(app)
+    post_shopify(client, shopify_order(**PAID), topic="orders/paid")
+    run_worker(app)
+    assert incidents(app) == []
+    due = order(app, "820982911946154508").next_check_at
+    assert due is not None and due > datetime.now(UTC)
+
+    use_app(app)
+    assert sweep.run(now=due - timedelta(minutes=1))["orders_checked"] == 0  # not due yet: not even read
+    assert sweep.run(now=due + timedelta(minutes=1))["orders_checked"] == 1
+    [inc] = incidents(app)
+    assert (inc["kind"], inc["status"]) == ("fulfillment_late", "open")
+    assert inc["evidence"][-1]["source"] == "sweep"
+
+    fulfillment = shopify_sample("fulfillments_update")
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    fulfillment.update(status="success", shipment_status="in_transit", created_at=now, updated_at=now)
+    post_shopify(client, fulfillment, topic="fulfillments/update")
+    run_worker(app)
+    [inc] = incidents(app)
+    assert inc["status"] == "resolved" and "handed to the carrier" in inc["evidence"][-1]["fact"]
+    # Now the carrier's clock runs: the next check is the scan-gap or delivery deadline.
+    assert order(app, "820982911946154508").next_check_at > datetime.now(UTC)
+
+
+def test_a_silent_carrier_is_found_by_the_sweep_and_a_new_scan_resolves_it(app, client):
+    shop_id, _ = connect_woocommerce(app)
+    payload = wc_order()
+    payload["meta_data"].append({"id": 1, "key": "ts_shipment_status",
+                                 "value": [{"status": "in_transit", "status_date": payload["date_paid_gmt"]}]})
+    post_wc(client, shop_id, payload)
+    run_worker(app)
+    use_app(app)
+    sweep.run(now=datetime.now(UTC) + timedelta(days=3, hours=2))
+    [inc] = incidents(app)
+    assert (inc["kind"], inc["responsibility"]) == ("transit_stalled", "carrier")
+
+    payload["meta_data"][-1]["value"][0].update(status="delivered",
+                                                 status_date=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    payload["date_modified_gmt"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    post_wc(client, shop_id, payload)
+    run_worker(app)
+    [inc] = incidents(app)
+    assert inc["status"] == "resolved" and "delivered" in inc["evidence"][-1]["fact"]
+    assert order(app, "727").next_check_at is None
