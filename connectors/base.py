@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -16,6 +17,24 @@ class PayloadError(ValueError):
     """A delivery that verified but cannot be understood."""
 
 
+@dataclass(frozen=True)
+class ShopAccess:
+    """What a connector needs to call a shop's API (credentials already decrypted)."""
+
+    domain: str
+    credentials: dict[str, Any]
+    admin_url: str | None = None
+    api_version: str = "2026-04"
+
+
+@dataclass
+class FetchedPage:
+    """Orders fetched by reconciliation, as (topic, body, delivery key) for the inbox."""
+
+    deliveries: list[tuple[str, bytes, str]]
+    next_cursor: str | None
+
+
 class Connector(Protocol):
     name: str
     signature_header: str
@@ -25,6 +44,8 @@ class Connector(Protocol):
     def topic(self, headers: dict[str, str]) -> str | None: ...
 
     def normalize(self, topic: str, payload: dict[str, Any], received_at: datetime) -> list[Change]: ...
+
+    def fetch_changed(self, access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage: ...
 
 
 def hmac_sha256_b64_matches(body: bytes, signature: str | None, secrets: list[str]) -> bool:

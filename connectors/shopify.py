@@ -9,11 +9,12 @@ Mapping decided here (documented in the README):
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
 
-from connectors.base import PayloadError, items, money, obj, required_id, text, when
+from connectors.base import FetchedPage, PayloadError, ShopAccess, items, money, obj, required_id, text, when
 from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, TrackingEvent
 
 name = "shopify"
@@ -41,7 +42,15 @@ def delivery_key(headers: dict[str, str], body: bytes) -> str | None:
     return f"shopify:{wid}" if wid else None
 
 
+RECONCILED = "reconcile/order"  # an order node fetched from the Admin GraphQL API
+
+
 def normalize(topic: str, payload: dict[str, Any], received_at: datetime) -> list[Change]:
+    if topic == RECONCILED:
+        from connectors import shopify_admin  # builds on this module's vocabulary
+
+        facts = shopify_admin.order_facts(payload)
+        return [Change(order_id=facts.order_id, order=facts)]
     if topic in ORDER_TOPICS:
         facts = order_facts(payload)
         return [Change(order_id=facts.order_id, order=facts)]
@@ -158,3 +167,17 @@ def _shop_money(value: Any):
     if not shop_money:
         raise PayloadError("price set without shop_money")
     return money(shop_money.get("amount"))
+
+
+def fetch_changed(access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage:
+    """One page of orders updated after `since`, from the Admin GraphQL API."""
+    from connectors import shopify_admin
+
+    endpoint = access.admin_url or f"https://{access.domain}/admin/api/{access.api_version}/graphql.json"
+    client = shopify_admin.AdminClient(endpoint, access.credentials["access_token"], retry=retry)
+    page = shopify_admin.changed_orders(client, since, cursor)
+    return FetchedPage(
+        deliveries=[(RECONCILED, json.dumps(n).encode(), f"shopify:reconcile:{n['legacyResourceId']}:{n['updatedAt']}")
+                    for n in page.orders],
+        next_cursor=page.next_cursor,
+    )

@@ -13,10 +13,12 @@ Mapping decided here (documented in the README):
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import PayloadError, items, money, obj, required_id, text, when
+from connectors import woocommerce_api
+from connectors.base import FetchedPage, PayloadError, ShopAccess, items, money, obj, required_id, text, when
 from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment
 
 name = "woocommerce"
@@ -163,3 +165,15 @@ def _unix_or_iso(value: Any) -> datetime | None:
     if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
         return datetime.fromtimestamp(int(value), UTC)
     return when(value)
+
+
+def fetch_changed(access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage:
+    """One page of orders modified after `since`, from the REST API (the same body a webhook carries)."""
+    client = woocommerce_api.StoreClient(access.domain, access.credentials["consumer_key"],
+                                         access.credentials["consumer_secret"], retry=retry)
+    page = woocommerce_api.changed_orders(client, since, cursor)
+    return FetchedPage(
+        deliveries=[("order.updated", json.dumps(o).encode(),
+                     f"woocommerce:reconcile:{o.get('id')}:{o.get('date_modified_gmt')}") for o in page.orders],
+        next_cursor=page.next_cursor,
+    )

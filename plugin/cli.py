@@ -239,5 +239,20 @@ def sweep():
     _print_json(sweep_job.run())
 
 
+@main.command()
+@click.option("--shop", "shop_id", type=int, default=None, help="only this shop")
+def reconcile(shop_id):
+    """Poll the platforms once for orders changed since the last sync."""
+    from jobs import reconcile as reconcile_job
+    from jobs import use_app
+
+    use_app(_app())
+    results = reconcile_job.run(shop_id=shop_id)
+    _print_json(results)
+    failed = [r for r in results if r.get("error")]
+    if failed:
+        _fail("; ".join(f"shop {r['shop_id']}: {r['error']}" for r in failed))
+
+
 if __name__ == "__main__":
     main()

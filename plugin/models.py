@@ -85,6 +85,8 @@ class Shop(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_synced_at: Mapped[datetime | None]
+    # Where an unfinished reconciliation pass stopped (its window and page cursor), so the next resumes.
+    sync_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("platform", "domain"),)
 

@@ -15,6 +15,7 @@ from flask import Flask
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
+RECONCILE_EVERY_MINUTES = 10
 
 
 def web_command(host: str, port: int, workers: int) -> list[str]:
@@ -49,6 +50,9 @@ def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
         # Several clocks may run (a restart overlapping the old one): only the first enqueues each minute.
         if conn.set(f"redress:clock:sweep:{minute}", "1", nx=True, ex=180):
             queue(conn, "sweep").enqueue("jobs.sweep.run", job_timeout=300, result_ttl=300)
+        if int(minute) % RECONCILE_EVERY_MINUTES == 0 and conn.set(f"redress:clock:reconcile:{minute}", "1",
+                                                                    nx=True, ex=180):
+            queue(conn, "reconcile").enqueue("jobs.reconcile.run", job_timeout=1800, result_ttl=3600)
         if once:
             return
         time.sleep(interval - (time.time() % interval))

@@ -10,7 +10,7 @@ from rq import Queue
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("ingest", "sweep", "compensate", "notify")
+QUEUES = ("ingest", "sweep", "reconcile", "compensate", "notify")
 DRAIN_PENDING_KEY = "redress:drain:pending"
 DRAIN_PENDING_TTL = 120
 

@@ -1,0 +1,58 @@
+"""HTTP to the platforms: timeouts, back-off and retry on 429, 5xx and network errors."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+
+log = logging.getLogger(__name__)
+
+
+class PlatformError(RuntimeError):
+    """The platform refused or failed; `retryable` says whether trying later may succeed."""
+
+    def __init__(self, message: str, retryable: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+@dataclass
+class Retry:
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    timeout: float = 15.0  # seconds for one attempt (connect and read)
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), self.max_delay * 4)
+            except ValueError:
+                pass
+        return min(self.max_delay, self.base_delay * 2 ** attempt) * (0.5 + random.random() / 2)
+
+
+def send(session: requests.Session, method: str, url: str, retry: Retry, **kwargs) -> requests.Response:
+    """One logical request: retried on 429 (honouring Retry-After), 5xx, timeouts and dropped connections."""
+    last: str = ""
+    for attempt in range(retry.attempts):
+        try:
+            resp = session.request(method, url, timeout=retry.timeout, **kwargs)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+            log.info("%s %s failed (%s); retrying", method, url, type(exc).__name__)
+            retry.sleep(retry.delay(attempt))
+            continue
+        if resp.status_code == 429 or resp.status_code >= 500:
+            last = f"HTTP {resp.status_code}"
+            retry.sleep(retry.delay(attempt, resp.headers.get("Retry-After")))
+            continue
+        return resp
+    raise PlatformError(f"{method} {url} kept failing after {retry.attempts} attempts ({last})", retryable=True)

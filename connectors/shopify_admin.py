@@ -1,0 +1,219 @@
+"""Shopify Admin GraphQL: a client that respects cost-based throttling, and the orders we reconcile.
+
+Our own small client rather than shopifyapp's request helper: the endpoint must be overridable
+(`--admin-url`), THROTTLED answers must wait for the bucket to refill, and timeouts must be retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from connectors.base import items, money, obj, required_id, text, when
+from connectors.http import PlatformError, Retry, send
+from connectors.shopify import CANCEL_REASONS, FINANCIAL
+from plugin.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
+
+log = logging.getLogger(__name__)
+PAGE = 100
+
+
+class AdminClient:
+    def __init__(self, endpoint: str, token: str, retry: Retry | None = None,
+                 session: requests.Session | None = None):
+        self.endpoint = endpoint
+        self.retry = retry or Retry()
+        self.session = session or requests.Session()
+        self.session.headers.update({"X-Shopify-Access-Token": token, "Content-Type": "application/json",
+                                     "Accept": "application/json"})
+
+    def execute(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = json.dumps({"query": document, "variables": variables or {}})
+        for _ in range(self.retry.attempts):
+            resp = send(self.session, "POST", self.endpoint, self.retry, data=body)
+            if resp.status_code in (401, 403):
+                raise PlatformError(f"Shopify refused the access token (HTTP {resp.status_code})",
+                                    status=resp.status_code)
+            if resp.status_code != 200:
+                raise PlatformError(f"Shopify answered HTTP {resp.status_code}: {resp.text[:200]}",
+                                    status=resp.status_code)
+            try:
+                payload = resp.json()
+            except ValueError as exc:
+                raise PlatformError("Shopify answered with something that is not JSON", retryable=True) from exc
+            errors = payload.get("errors") or []
+            if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
+                self.retry.sleep(throttle_wait(payload.get("extensions") or {}))
+                continue
+            if errors:
+                raise PlatformError("; ".join(str(e.get("message")) for e in errors))
+            self._pace(payload.get("extensions") or {})
+            return payload["data"]
+        raise PlatformError("Shopify kept throttling the request", retryable=True)
+
+    def _pace(self, extensions: dict[str, Any]) -> None:
+        """Leave the bucket room for the next query rather than run into THROTTLED."""
+        cost = extensions.get("cost") or {}
+        status = cost.get("throttleStatus") or {}
+        available, rate = status.get("currentlyAvailable"), status.get("restoreRate")
+        need = cost.get("requestedQueryCost")
+        if available is not None and rate and need and available < need:
+            self.retry.sleep((need - available) / rate)
+
+
+def throttle_wait(extensions: dict[str, Any]) -> float:
+    cost = extensions.get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    need = cost.get("requestedQueryCost") or 0
+    available = status.get("currentlyAvailable") or 0
+    rate = status.get("restoreRate") or 50
+    return max(0.1, (need - available) / rate)
+
+
+ORDERS_QUERY = """
+query RedressChangedOrders($first: Int!, $after: String, $query: String!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      legacyResourceId
+      name
+      email
+      createdAt
+      processedAt
+      updatedAt
+      cancelledAt
+      cancelReason
+      displayFinancialStatus
+      displayFulfillmentStatus
+      currencyCode
+      customerLocale
+      requiresShipping
+      tags
+      paymentGatewayNames
+      totalPriceSet { shopMoney { amount currencyCode } }
+      totalShippingPriceSet { shopMoney { amount currencyCode } }
+      customer { id firstName lastName }
+      shippingAddress { countryCodeV2 }
+      refunds(first: 20) { legacyResourceId createdAt note totalRefundedSet { shopMoney { amount } } }
+      fulfillments(first: 10) {
+        legacyResourceId
+        status
+        displayStatus
+        createdAt
+        updatedAt
+        inTransitAt
+        deliveredAt
+        estimatedDeliveryAt
+        trackingInfo(first: 1) { company number url }
+        events(first: 50, sortKey: HAPPENED_AT) { nodes { id status happenedAt message } }
+      }
+    }
+  }
+}
+"""
+
+
+@dataclass
+class Page:
+    orders: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def changed_orders(client: AdminClient, since: datetime, cursor: str | None) -> Page:
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    data = client.execute(ORDERS_QUERY, {"first": PAGE, "after": cursor, "query": f"updated_at:>'{stamp}'"})
+    conn = data["orders"]
+    info = conn["pageInfo"]
+    return Page(orders=conn["nodes"], next_cursor=info["endCursor"] if info["hasNextPage"] else None)
+
+
+# -- GraphQL order → OrderFacts ----------------------------------------------------------------------------
+
+def _gid_tail(value: Any) -> str | None:
+    v = text(value)
+    return v.rsplit("/", 1)[-1] if v else None
+
+
+def _shop_money(value: Any):
+    return money(obj(obj(value, "money bag").get("shopMoney"), "shopMoney").get("amount"))
+
+
+def order_facts(n: dict[str, Any]) -> OrderFacts:
+    financial = (text(n.get("displayFinancialStatus")) or "").lower()
+    reason = (text(n.get("cancelReason")) or "").lower() or None
+    cancelled_at = when(n.get("cancelledAt"))
+    customer = obj(n.get("customer"), "customer")
+    names = [text(customer.get("firstName")), text(customer.get("lastName"))]
+    fulfillment = (text(n.get("displayFulfillmentStatus")) or "").lower()
+    return OrderFacts(
+        order_id=required_id(n, "legacyResourceId"),
+        number=text(n.get("name")),
+        customer_email=text(n.get("email")),
+        customer_id=text(customer.get("id")),
+        customer_name=" ".join(x for x in names if x) or None,
+        locale=text(n.get("customerLocale")),
+        country=text(obj(n.get("shippingAddress"), "shippingAddress").get("countryCodeV2")),
+        total=_shop_money(n.get("totalPriceSet")),
+        shipping=_shop_money(n.get("totalShippingPriceSet")),
+        currency=text(n.get("currencyCode")),
+        financial_status=financial if financial in FINANCIAL else ("unknown" if financial else None),
+        fulfillment_status={"fulfilled": "fulfilled", "partially_fulfilled": "partial"}.get(fulfillment,
+                                                                                             "unfulfilled"),
+        platform_status=financial or None,
+        payment_gateway=", ".join(str(g) for g in items(n.get("paymentGatewayNames"), "gateways")) or None,
+        created_at=when(n.get("createdAt")),
+        paid_at=when(n.get("processedAt")) if financial in ("paid", "partially_paid", "partially_refunded",
+                                                             "refunded") else None,
+        cancelled_at=cancelled_at,
+        cancel_reason=CANCEL_REASONS.get(reason or "", "other") if cancelled_at else None,
+        cancel_reason_raw=reason,
+        updated_at=when(n.get("updatedAt")),
+        tags=[str(t) for t in items(n.get("tags"), "tags")],
+        requires_shipping=n.get("requiresShipping") is not False,
+        shipments=[_shipment(obj(f, "fulfillment")) for f in items(n.get("fulfillments"), "fulfillments")],
+        refunds=[Refund(id=required_id(r, "legacyResourceId"), amount=_shop_money(r.get("totalRefundedSet")),
+                        created_at=when(r.get("createdAt")), note=text(r.get("note")))
+                 for r in (obj(x, "refund") for x in items(n.get("refunds"), "refunds"))],
+    )
+
+
+# FulfillmentDisplayStatus → the shipment_status vocabulary of webhooks.
+DISPLAY_STATUS = {
+    "ATTEMPTED_DELIVERY": "attempted_delivery", "CONFIRMED": "confirmed", "DELAYED": "delayed",
+    "DELIVERED": "delivered", "FAILURE": "failure", "CARRIER_PICKED_UP": "carrier_picked_up",
+    "IN_TRANSIT": "in_transit", "LABEL_PRINTED": "label_printed", "LABEL_PURCHASED": "label_purchased",
+    "OUT_FOR_DELIVERY": "out_for_delivery", "READY_FOR_PICKUP": "ready_for_pickup", "NOT_DELIVERED": "failure",
+    "PICKED_UP": "delivered", "CANCELED": "cancelled", "LABEL_VOIDED": "cancelled",
+}
+
+
+def _shipment(f: dict[str, Any]) -> Shipment:
+    display = text(f.get("displayStatus"))
+    status = DISPLAY_STATUS.get(display or "")
+    created, updated = when(f.get("createdAt")), when(f.get("updatedAt"))
+    tracking = next(iter(items(f.get("trackingInfo"), "trackingInfo")), None) or {}
+    events = [TrackingEvent(id=_gid_tail(e.get("id")) or "?", status=(text(e.get("status")) or "").lower(),
+                            happened_at=when(e.get("happenedAt")), message=text(e.get("message")))
+              for e in (obj(x, "event") for x in items(obj(f.get("events"), "events").get("nodes"), "events"))]
+    in_transit = when(f.get("inTransitAt"))
+    fulfilled = text(f.get("status")) == "SUCCESS"
+    shipped = in_transit or (created if (status in HANDED_OVER or (status is None and fulfilled)
+                                         or display in ("FULFILLED", "MARKED_AS_FULFILLED")) else None)
+    return Shipment(
+        id=required_id(f, "legacyResourceId"),
+        status=status,
+        carrier=text(tracking.get("company")),
+        tracking_number=text(tracking.get("number")),
+        tracking_url=text(tracking.get("url")),
+        created_at=created,
+        updated_at=updated,
+        shipped_at=shipped,
+        estimated_delivery_at=when(f.get("estimatedDeliveryAt")),
+        delivered_at=when(f.get("deliveredAt")) or (updated if status == "delivered" else None),
+        events=events,
+    )

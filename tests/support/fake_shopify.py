@@ -1,0 +1,158 @@
+"""A local Shopify Admin GraphQL endpoint that behaves like the real one.
+
+Every document is parsed and validated against the real Admin schema (2026-04) and executed by
+graphql-core against in-memory orders, so a query the real API would refuse is refused here too.
+Failures are scripted: "throttled" (THROTTLED with throttleStatus), "429" (with Retry-After), "500",
+"timeout" (answers after the client gave up).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from graphql import GraphQLError, build_schema, execute, parse, validate
+from werkzeug import Request, Response
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "shopify" / "admin-2026-04.schema.graphql"
+TOKEN = "shpat_test"
+PATH = "/admin/api/2026-04/graphql.json"
+
+
+@cache
+def admin_schema():
+    # Shopify's published schema trips graphql-core 3.3's stricter deprecation rule on a few interface
+    # fields; it is the platform's own description, so it is taken as valid.
+    return build_schema(SCHEMA_FILE.read_text(), assume_valid=True)
+
+
+def gid(kind: str, n: Any) -> str:
+    return f"gid://shopify/{kind}/{n}"
+
+
+def money(amount: str, currency: str = "USD") -> dict:
+    return {"shopMoney": {"amount": amount, "currencyCode": currency}}
+
+
+def _stamp(dt: datetime | str) -> str:
+    return dt if isinstance(dt, str) else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def order_node(order_id: int, *, updated_at: datetime, created_at: datetime, financial: str = "PAID",
+               fulfillment: str = "UNFULFILLED", cancelled_at: datetime | None = None, cancel_reason: str | None = None,
+               fulfillments: list[dict] | None = None, total: str = "59.00", shipping: str = "5.00",
+               email: str = "ana@example.com", country: str = "US") -> dict:
+    fs = fulfillments or []
+    return {
+        "id": gid("Order", order_id), "legacyResourceId": str(order_id), "name": f"#{order_id}",
+        "email": email, "createdAt": _stamp(created_at), "processedAt": _stamp(created_at),
+        "updatedAt": _stamp(updated_at), "cancelledAt": _stamp(cancelled_at) if cancelled_at else None,
+        "cancelReason": cancel_reason, "displayFinancialStatus": financial, "displayFulfillmentStatus": fulfillment,
+        "currencyCode": "USD", "customerLocale": "en", "requiresShipping": True, "tags": [],
+        "paymentGatewayNames": ["shopify_payments"], "totalPriceSet": money(total),
+        "totalShippingPriceSet": money(shipping),
+        "customer": {"id": gid("Customer", 7), "firstName": "Ana", "lastName": "Diaz"},
+        "shippingAddress": {"countryCodeV2": country},
+        "refunds": lambda info, first=None: [],
+        "fulfillments": lambda info, first=None: fs[:first] if first else fs,
+    }
+
+
+def fulfillment_node(fid: int, *, created_at: datetime, updated_at: datetime | None = None,
+                     display: str = "IN_TRANSIT", events: list[tuple[str, datetime]] = (),
+                     company: str = "UPS", number: str = "1Z999") -> dict:
+    evs = [{"id": gid("FulfillmentEvent", f"{fid}{i}"), "status": status, "happenedAt": _stamp(at),
+            "message": None} for i, (status, at) in enumerate(events)]
+    return {
+        "id": gid("Fulfillment", fid), "legacyResourceId": str(fid), "status": "SUCCESS", "displayStatus": display,
+        "createdAt": _stamp(created_at), "updatedAt": _stamp(updated_at or created_at), "inTransitAt": None,
+        "deliveredAt": None, "estimatedDeliveryAt": None,
+        "trackingInfo": lambda info, first=None: [{"company": company, "number": number, "url": None}],
+        "events": lambda info, first=None, sortKey=None, **_: {"nodes": evs[:first] if first else evs},
+    }
+
+
+class FakeShopify:
+    def __init__(self, httpserver, token: str = TOKEN):
+        self.token = token
+        self.orders: dict[str, dict] = {}
+        self.failures: list[str] = []
+        self.requests: list[dict] = []
+        self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
+        self.available = 2000
+        httpserver.expect_request(PATH, method="POST").respond_with_handler(self.handle)
+        self.endpoint = httpserver.url_for(PATH)
+
+    def add(self, node: dict) -> None:
+        self.orders[node["legacyResourceId"]] = node
+
+    # -- the orders connection -------------------------------------------------------------------------
+    def _orders(self, info, first: int, after: str | None = None, query: str | None = None,
+                sortKey: str | None = None, reverse: bool = False, **_):
+        if first > 250:
+            raise GraphQLError("The first argument must be less than or equal to 250")
+        nodes = sorted(self.orders.values(), key=lambda n: (n["updatedAt"], int(n["legacyResourceId"])))
+        if query:
+            # The one search syntax Redress sends: updated_at:>'2026-11-01T00:00:00Z'
+            bound = query.split(">", 1)[1].strip("'\" ")
+            nodes = [n for n in nodes if n["updatedAt"] > bound]
+        if after:
+            last = json.loads(base64.b64decode(after))
+            nodes = [n for n in nodes if (n["updatedAt"], int(n["legacyResourceId"])) > tuple(last)]
+        page = nodes[:first]
+        end = (base64.b64encode(json.dumps([page[-1]["updatedAt"], int(page[-1]["legacyResourceId"])]).encode())
+               .decode() if page else None)
+        return {"nodes": page, "pageInfo": {"hasNextPage": len(nodes) > first, "endCursor": end,
+                                            "hasPreviousPage": bool(after), "startCursor": None}}
+
+    def _cost(self, cost: int) -> dict:
+        return {"requestedQueryCost": cost, "actualQueryCost": cost,
+                "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": self.available,
+                                   "restoreRate": 100.0}}
+
+    def handle(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        self.requests.append(body)
+        if request.headers.get("X-Shopify-Access-Token") != self.token:
+            return Response(json.dumps({"errors": "[API] Invalid API key or access token (unrecognized login or "
+                                                  "wrong password)"}), 401, content_type="application/json")
+        if self.failures:
+            failure = self.failures.pop(0)
+            if failure == "429":
+                return Response("Too Many Requests", 429, headers={"Retry-After": "2.0"})
+            if failure == "500":
+                return Response("Internal Server Error", 500)
+            if failure == "timeout":
+                time.sleep(self.timeout_seconds)
+                return Response("{}", 200, content_type="application/json")
+            if failure == "throttled":
+                return Response(json.dumps({
+                    "errors": [{"message": "Throttled", "extensions": {
+                        "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                    "extensions": {"cost": {**self._cost(752), "throttleStatus": {
+                        "maximumAvailable": 2000.0, "currentlyAvailable": 52, "restoreRate": 100.0}}}}),
+                    200, content_type="application/json")
+        try:
+            document = parse(body.get("query") or "")
+        except GraphQLError as exc:
+            return self._errors([exc])
+        errors = validate(admin_schema(), document)
+        if errors:
+            return self._errors(errors)
+        result = execute(admin_schema(), document, root_value={"orders": self._orders},
+                         variable_values=body.get("variables") or {})
+        if result.errors:
+            return self._errors(result.errors)
+        return Response(json.dumps({"data": result.data, "extensions": {"cost": self._cost(120)}}), 200,
+                        content_type="application/json")
+
+    @staticmethod
+    def _errors(errors) -> Response:
+        return Response(json.dumps({"errors": [{"message": e.message, "locations": [
+            {"line": loc.line, "column": loc.column} for loc in (e.locations or [])]} for e in errors]}),
+            200, content_type="application/json")
