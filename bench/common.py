@@ -43,7 +43,8 @@ class Stack:
                         REDRESS_SECRET_KEY="bench", PYTHONPATH=str(ROOT))
         self.app = create_app(Config(instance_dir=self.tmp / "instance", database_url=self.database_url,
                                      redis_url=self.redis_url, secret_key="bench",
-                                     encryption_keys=self.env["REDRESS_ENCRYPTION_KEYS"].split(",")))
+                                     encryption_keys=self.env["REDRESS_ENCRYPTION_KEYS"].split(","),
+                                     allow_private_stores=True))
         with db(self.app).session() as s:
             shop, _ = add_shopify(s, vault(self.app), Config(), domain=SHOP_DOMAIN, token="shpat_bench",
                                   webhook_secret=SHOP_SECRET)

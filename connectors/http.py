@@ -39,15 +39,22 @@ class Retry:
         return min(self.max_delay, self.base_delay * 2 ** attempt) * (0.5 + random.random() / 2)
 
 
-def send(session: requests.Session, method: str, url: str, retry: Retry, **kwargs) -> requests.Response:
-    """One logical request: retried on 429 (honouring Retry-After), 5xx, timeouts and dropped connections."""
+def send(session: requests.Session, method: str, url: str | Callable[[], str], retry: Retry,
+         **kwargs) -> requests.Response:
+    """One logical request: retried on 429 (honouring Retry-After), 5xx, timeouts and dropped connections.
+
+    `url` may be a function, called for every attempt (a signed URL must not be replayed).
+    """
     last: str = ""
+    where = ""
     for attempt in range(retry.attempts):
+        target = url() if callable(url) else url
+        where = target.split("?", 1)[0]  # never log query strings: they can carry signatures
         try:
-            resp = session.request(method, url, timeout=retry.timeout, **kwargs)
+            resp = session.request(method, target, timeout=retry.timeout, **kwargs)
         except (requests.Timeout, requests.ConnectionError) as exc:
-            last = f"{type(exc).__name__}: {exc}"
-            log.info("%s %s failed (%s); retrying", method, url, type(exc).__name__)
+            last = type(exc).__name__
+            log.info("%s %s failed (%s); retrying", method, where, last)
             retry.sleep(retry.delay(attempt))
             continue
         if resp.status_code == 429 or resp.status_code >= 500:
@@ -55,4 +62,4 @@ def send(session: requests.Session, method: str, url: str, retry: Retry, **kwarg
             retry.sleep(retry.delay(attempt, resp.headers.get("Retry-After")))
             continue
         return resp
-    raise PlatformError(f"{method} {url} kept failing after {retry.attempts} attempts ({last})", retryable=True)
+    raise PlatformError(f"{method} {where} kept failing after {retry.attempts} attempts ({last})", retryable=True)

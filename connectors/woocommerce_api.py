@@ -42,7 +42,7 @@ class StoreClient:
                      method=method).get_oauth_url()
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
-        resp = send(self.session, "GET", self._url("GET", path, params or {}), self.retry)
+        resp = send(self.session, "GET", lambda: self._url("GET", path, params or {}), self.retry)
         if resp.status_code in (401, 403):
             raise PlatformError(f"the store refused the REST keys (HTTP {resp.status_code})", status=resp.status_code)
         if resp.status_code != 200:

@@ -137,3 +137,30 @@ def test_sweep_runs_once_and_reports(env):
     redress(env, "db", "upgrade")
     out = json.loads(redress(env, "sweep").stdout)
     assert out == {"stuck_deliveries": 0, "orders_checked": 0}
+
+
+def test_reconcile_finds_a_stalled_order_whose_webhooks_were_lost(env, httpserver):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.fake_woocommerce import FakeWooCommerce
+    from tests.support.platforms import wc_order
+
+    fake = FakeWooCommerce(httpserver)
+    old = (datetime.now(UTC) - timedelta(days=9)).strftime("%Y-%m-%dT%H:%M:%S")
+    fake.add(wc_order(id=42, number="42", date_created_gmt=old, date_paid_gmt=old, date_modified_gmt=old,
+                      meta_data=[]))
+    env = {**env, "REDRESS_ALLOW_PRIVATE_STORES": "1"}
+    redress(env, "db", "upgrade")
+    good = json.loads(redress(env, "shops", "add", "woocommerce", "--url", fake.url, "--key", "ck_test",
+                              "--secret", "cs_test").stdout)
+    [result] = json.loads(redress(env, "reconcile", "--shop", str(good["id"])).stdout)
+    assert result["finished"] and result["stored"] == 1
+    redress(env, "worker", "--burst")
+    [inc] = json.loads(redress(env, "incidents", "list", "--json").stdout)
+    assert (inc["kind"], inc["responsibility"], inc["order"]["number"]) == ("fulfillment_late", "shop", "#42")
+
+    other_name = fake.url.replace("localhost", "127.0.0.1")  # the same store under another name
+    bad = json.loads(redress(env, "shops", "add", "woocommerce", "--url", other_name, "--key", "ck_wrong",
+                             "--secret", "cs_wrong").stdout)
+    p = redress(env, "reconcile", "--shop", str(bad["id"]), check=False)
+    assert p.returncode == 1 and "refused the REST keys" in p.stderr

@@ -128,6 +128,7 @@ def test_a_pass_stopped_by_a_failure_storm_resumes_where_it_stopped(app, woo):
     assert "kept failing" in failed["error"]
     with db(app).session() as s:
         assert s.get(Shop, woo.shop_id).sync_state["cursor"] == "2"
+    assert len({r["oauth_nonce"] for r in woo.requests}) == len(woo.requests)  # every retry signed afresh
     woo.failures = []
     woo.requests.clear()
     [rest] = reconcile.run(retry=fast_retry())
