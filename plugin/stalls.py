@@ -46,7 +46,18 @@ def _days(delta: timedelta) -> str:
     return f"{hours / 24:.1f} days" if hours >= 24 else f"{hours:.0f} hours"
 
 
+RECHECK_OPEN = timedelta(days=1)
+
+
 def assess_stalls(facts: OrderFacts, timing: TimingPolicy, now: datetime, source: str) -> StallAssessment:
+    out = _assess_stalls(facts, timing, now, source)
+    if out.findings:
+        # A stall keeps growing: look again daily so its delay, verdict and evidence stay current.
+        out.due(now + RECHECK_OPEN)
+    return out
+
+
+def _assess_stalls(facts: OrderFacts, timing: TimingPolicy, now: datetime, source: str) -> StallAssessment:
     out = StallAssessment()
     cal = timing.calendar
 
@@ -178,6 +189,8 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
                f"not delivered {_days(now - late_from)} after {basis} → carrier")
         evidence = [paid_fact, handed_fact, ev(late_from, why)]
         found.append(StallFinding("delivery_late", who, evidence))
+        if shop_fault:
+            out.due(expected + handover_delay + timedelta(seconds=1))  # when the carrier's overrun is longer
     else:
         out.due(late_from)
 

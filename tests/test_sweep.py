@@ -75,3 +75,50 @@ def test_a_silent_carrier_is_found_by_the_sweep_and_a_new_scan_resolves_it(app, 
     [inc] = incidents(app)
     assert inc["status"] == "resolved" and "delivered" in inc["evidence"][-1]["fact"]
     assert order(app, "727").next_check_at is None
+
+
+def test_a_failed_delivery_attempt_scanned_by_the_carrier_is_the_customers(app, client):
+    connect_shopify(app)
+    now = datetime.now(UTC).replace(microsecond=0)
+    post_shopify(client, shopify_order(**PAID, processed_at=(now - timedelta(days=3)).isoformat()))
+    fulfillment = shopify_sample("fulfillments_update")
+    two_days_ago = (now - timedelta(days=2)).isoformat()
+    fulfillment.update(status="success", shipment_status="in_transit", created_at=two_days_ago,
+                       updated_at=two_days_ago)
+    post_shopify(client, fulfillment, topic="fulfillments/update")
+    event = shopify_sample("fulfillment_events_create")
+    event.update(status="attempted_delivery", happened_at=now.isoformat(), message="Nobody home")
+    post_shopify(client, event, topic="fulfillment_events/create")
+    run_worker(app)
+    [inc] = incidents(app)
+    assert (inc["kind"], inc["responsibility"]) == ("delivery_failed", "customer")
+    assert "failed delivery attempt" in inc["evidence"][-1]["fact"]
+
+
+def test_a_late_delivery_moves_from_the_shops_verdict_to_the_carriers_and_says_why(app, client):
+    from plugin.calendars import Calendar
+
+    connect_shopify(app)
+    cal = Calendar()  # the shop's default calendar: UTC, Monday to Friday, 09:00-18:00
+    now = datetime.now(UTC).replace(microsecond=0)
+    paid, handed = now - timedelta(days=8), now - timedelta(days=3)
+    handling_due = cal.add_business_days(paid, 2)
+    promised, expected = cal.add_business_days(handling_due, 5), cal.add_business_days(handed, 5)
+    assert handling_due < handed and promised < expected  # handed over late: the shop delayed it first
+    post_shopify(client, shopify_order(**PAID, processed_at=paid.isoformat(), created_at=paid.isoformat()))
+    fulfillment = shopify_sample("fulfillments_update")
+    fulfillment.update(status="success", shipment_status=None, created_at=handed.isoformat(),
+                       updated_at=handed.isoformat())
+    post_shopify(client, fulfillment, topic="fulfillments/update")
+    run_worker(app)
+    use_app(app)
+
+    sweep.run(now=max(promised, now) + timedelta(minutes=1))
+    [inc] = incidents(app)
+    assert (inc["kind"], inc["responsibility"]) == ("delivery_late", "shop")
+    assert "after the handling time ended" in inc["evidence"][-1]["fact"]
+
+    sweep.run(now=expected + (handed - handling_due) + timedelta(days=1))  # the carrier's overrun is longer now
+    [inc] = incidents(app)
+    assert (inc["kind"], inc["responsibility"]) == ("delivery_late", "carrier")
+    assert any("verdict changed from shop to carrier" in e["fact"] for e in inc["evidence"])
