@@ -46,7 +46,7 @@ class Stack:
                                      encryption_keys=self.env["REDRESS_ENCRYPTION_KEYS"].split(","),
                                      allow_private_stores=True))
         with db(self.app).session() as s:
-            shop, _ = add_shopify(s, vault(self.app), Config(), domain=SHOP_DOMAIN, token="shpat_bench",
+            shop, _, _ = add_shopify(s, vault(self.app), Config(), domain=SHOP_DOMAIN, token="shpat_bench",
                                   webhook_secret=SHOP_SECRET)
             s.commit()
             self.shop_id = shop.id

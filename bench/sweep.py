@@ -91,8 +91,9 @@ def reconcile_pass(stack: Stack, platform: str, changed: int) -> float:
                 for i in range(changed):
                     t = NOW - timedelta(hours=3) + timedelta(seconds=i)
                     fake.add(order_node(900000 + i, created_at=t, updated_at=t))
-                shop, _ = add_shopify(s, vault(stack.app), config(stack.app), domain=f"bench-{changed}.myshopify.com",
-                                      token="shpat_test", admin_url=fake.endpoint)
+                shop, _, _ = add_shopify(s, vault(stack.app), config(stack.app),
+                                         domain=f"bench-{changed}.myshopify.com", token="shpat_test",
+                                         admin_url=fake.endpoint)
             s.commit()
             shop = s.get(Shop, shop.id)
             t = time.perf_counter()

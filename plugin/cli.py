@@ -114,28 +114,37 @@ def _session():
     return app, database(app).session()
 
 
+def _connect(add, **kwargs) -> None:
+    """Run a shops.add_* function, commit, and print the shop with what is shown only once."""
+    from plugin import config, vault
+    from plugin.shops import ShopError, shop_json
+
+    app, session = _session()
+    with session as s:
+        try:
+            shop, api_token, generated_secret = add(s, vault(app), config(app), **kwargs)
+            s.commit()
+        except ShopError as exc:
+            _fail(str(exc))
+        except OperationalError as exc:
+            _fail(f"database unavailable ({exc.orig}); did you run `redress db upgrade`?")
+        out = {**shop_json(shop, config(app)), "api_token": api_token}
+        if generated_secret:
+            out["webhook_secret"] = generated_secret
+        _print_json(out)
+
+
 @shops_add.command("shopify")
 @click.option("--domain", required=True, help="the shop's host, e.g. my-store.myshopify.com")
 @click.option("--token", required=True, help="Admin API access token of a custom app")
 @click.option("--admin-url", default=None, help="override the Admin GraphQL endpoint")
 @click.option("--webhook-secret", default=None, help="secret that signs this shop's webhooks")
 @click.option("--timezone", default="UTC", show_default=True, help="the shop's time zone, e.g. Europe/Madrid")
-def add_shopify(domain, token, admin_url, webhook_secret, timezone):
+def add_shopify(**kwargs):
     """Connect a Shopify store with a custom-app token."""
-    from plugin import config, vault
-    from plugin.shops import ShopError, add_shopify, shop_json
+    from plugin.shops import add_shopify
 
-    app, session = _session()
-    with session as s:
-        try:
-            shop, api_token = add_shopify(s, vault(app), config(app), domain=domain, token=token,
-                                          admin_url=admin_url, webhook_secret=webhook_secret, timezone=timezone)
-            s.commit()
-        except ShopError as exc:
-            _fail(str(exc))
-        except OperationalError as exc:
-            _fail(f"database unavailable ({exc.orig}); did you run `redress db upgrade`?")
-        _print_json({**shop_json(shop, config(app)), "api_token": api_token})
+    _connect(add_shopify, **kwargs)
 
 
 @shops_add.command("woocommerce")
@@ -144,26 +153,11 @@ def add_shopify(domain, token, admin_url, webhook_secret, timezone):
 @click.option("--secret", required=True, help="REST API consumer secret (cs_…)")
 @click.option("--webhook-secret", default=None, help="secret set on the store's webhooks (generated if omitted)")
 @click.option("--timezone", default="UTC", show_default=True, help="the shop's time zone, e.g. Europe/Madrid")
-def add_woocommerce(url, key, secret, webhook_secret, timezone):
+def add_woocommerce(**kwargs):
     """Connect a WooCommerce store with REST keys."""
-    from plugin import config, vault
-    from plugin.shops import ShopError, add_woocommerce, shop_json
+    from plugin.shops import add_woocommerce
 
-    app, session = _session()
-    with session as s:
-        try:
-            shop, api_token, generated = add_woocommerce(s, vault(app), config(app), url=url, key=key,
-                                                         secret=secret, webhook_secret=webhook_secret,
-                                                         timezone=timezone)
-            s.commit()
-        except ShopError as exc:
-            _fail(str(exc))
-        except OperationalError as exc:
-            _fail(f"database unavailable ({exc.orig}); did you run `redress db upgrade`?")
-        out = {**shop_json(shop, config(app)), "api_token": api_token}
-        if generated:
-            out["webhook_secret"] = generated
-        _print_json(out)
+    _connect(add_woocommerce, **kwargs)
 
 
 @shops.command("list")

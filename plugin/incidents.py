@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from plugin.facts import OrderFacts, iso
+from plugin.findings import Finding
 from plugin.stalls import assess_stalls
 from plugin.timing import TimingPolicy
 
@@ -50,13 +51,6 @@ FAMILY = {"fulfillment_late": "handover", "pickup_late": "handover",
 
 def family(kind: str) -> str:
     return FAMILY.get(kind, kind)
-
-
-@dataclass
-class Finding:
-    kind: str
-    responsibility: str
-    evidence: list[dict[str, Any]]
 
 
 @dataclass
@@ -101,7 +95,7 @@ def assess(facts: OrderFacts, timing: TimingPolicy, now: datetime, source: str) 
             _ev(facts.updated_at, source, "the order is no longer cancelled", now)]
 
     stalls = assess_stalls(facts, timing, now, source)
-    out.findings.extend(Finding(f.kind, f.responsibility, f.evidence) for f in stalls.findings)
+    out.findings.extend(stalls.findings)
     out.recovered.update(stalls.recovered)
     out.next_check_at = stalls.next_check_at
     return out

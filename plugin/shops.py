@@ -65,7 +65,7 @@ def check_timezone(timezone: str) -> str:
 
 def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, token: str,
                 admin_url: str | None = None, webhook_secret: str | None = None,
-                timezone: str = "UTC") -> tuple[Shop, str]:
+                timezone: str = "UTC") -> tuple[Shop, str, None]:
     domain = domain.strip().lower()
     if not valid_shop_domain(domain):
         raise ShopError(f"{domain!r} is not a shop host like my-store.myshopify.com")
@@ -78,9 +78,10 @@ def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, tok
         if parts.scheme == "http" and not cfg.allow_private_stores:
             raise ShopError("--admin-url must be https (http only with REDRESS_ALLOW_PRIVATE_STORES=1)")
     _exists(session, "shopify", domain)
-    return _create(session, vault, platform="shopify", domain=domain, admin_url=admin_url,
-                   credentials={"access_token": token.strip()}, webhook_secret=webhook_secret,
-                   timezone=check_timezone(timezone))
+    shop, api_token = _create(session, vault, platform="shopify", domain=domain, admin_url=admin_url,
+                              credentials={"access_token": token.strip()}, webhook_secret=webhook_secret,
+                              timezone=check_timezone(timezone))
+    return shop, api_token, None  # Shopify signs with the app secret unless one is given: nothing to show
 
 
 def add_woocommerce(session: Session, vault: Vault, cfg: Config, *, url: str, key: str, secret: str,

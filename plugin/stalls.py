@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from plugin.facts import LABEL_ONLY, OrderFacts, Shipment, iso
+from plugin.findings import Finding
 from plugin.timing import TimingPolicy
 
 PAID = {"paid", "partially_paid", "authorized", "partially_refunded"}
@@ -24,15 +25,8 @@ ACTIVE_SHIPMENT = lambda s: s.status not in ("cancelled", "error")  # noqa: E731
 
 
 @dataclass
-class StallFinding:
-    kind: str
-    responsibility: str
-    evidence: list[dict[str, Any]]
-
-
-@dataclass
 class StallAssessment:
-    findings: list[StallFinding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     recovered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # family -> evidence
     next_check_at: datetime | None = None
 
@@ -100,7 +94,7 @@ def _assess_stalls(facts: OrderFacts, timing: TimingPolicy, now: datetime, sourc
             facts_list = [paid_fact]
         if now >= due:
             facts_list.append(ev(due, f"{rule}; not handed to a carrier by {cal.describe(now)} → shop"))
-            out.findings.append(StallFinding(kind, "shop", facts_list))
+            out.findings.append(Finding(kind, "shop", facts_list))
         else:
             out.due(due)
         return out
@@ -116,7 +110,7 @@ def _assess_stalls(facts: OrderFacts, timing: TimingPolicy, now: datetime, sourc
             out.recovered[family] = [ev(last, f"delivered {cal.describe(last)}")]
         return out
 
-    transit: list[StallFinding] = []
+    transit: list[Finding] = []
     for s in pending:
         transit.extend(_shipment_findings(s, facts, timing, now, handling_due, paid_fact, ev, out))
     precedence = {"lost": 0, "delivery_late": 1, "transit_stalled": 2}
@@ -132,7 +126,7 @@ def _assess_stalls(facts: OrderFacts, timing: TimingPolicy, now: datetime, sourc
 
 
 def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now: datetime,
-                       handling_due: datetime, paid_fact, ev, out: StallAssessment) -> list[StallFinding]:
+                       handling_due: datetime, paid_fact, ev, out: StallAssessment) -> list[Finding]:
     cal = timing.calendar
     shipped = s.shipped_at
     assert shipped is not None
@@ -142,22 +136,22 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
     scans = [e.happened_at for e in s.events if e.happened_at]
     has_carrier_news = bool(scans) or s.status is not None
     last_news = max([shipped, *scans, *([s.updated_at] if s.status and s.updated_at else [])])
-    found: list[StallFinding] = []
+    found: list[Finding] = []
 
     if s.status == "attempted_delivery":
-        found.append(StallFinding("delivery_failed", "customer", [handed_fact, ev(
+        found.append(Finding("delivery_failed", "customer", [handed_fact, ev(
             last_news, f"{ref} reports a failed delivery attempt {cal.describe(last_news)}: "
             "the customer was not reached → customer")]))
         return found
     if s.status == "failure":
-        found.append(StallFinding("delivery_failed", "carrier", [handed_fact, ev(
+        found.append(Finding("delivery_failed", "carrier", [handed_fact, ev(
             last_news, f"{ref} reports a delivery failure {cal.describe(last_news)} after hand-over → carrier")]))
         return found
     if s.status == "returned_to_sender":
         not_collected = any(e.status in ("attempted_delivery", "available_for_pickup") for e in s.events)
         who = "customer" if not_collected else "carrier"
         why = "after the customer did not receive or collect it" if not_collected else "with no failed attempt"
-        found.append(StallFinding("returned_to_sender", who, [handed_fact, ev(
+        found.append(Finding("returned_to_sender", who, [handed_fact, ev(
             last_news, f"{ref} is returning the parcel to the shop {why} → {who}")]))
         return found
     if s.status == "available_for_pickup":
@@ -173,7 +167,7 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
 
     lost_at = last_news + timedelta(days=timing.lost_after_days)
     if now >= lost_at and now >= late_from:
-        found.append(StallFinding("lost", "carrier", [handed_fact, ev(
+        found.append(Finding("lost", "carrier", [handed_fact, ev(
             last_news, f"last news from {ref} {cal.describe(last_news)}; nothing for "
             f"{_days(now - last_news)} (lost after {timing.lost_after_days:g} days) → carrier")]))
         return found
@@ -188,7 +182,7 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
                f"more than the carrier's {_days(transit_overrun)} overrun → shop" if shop_fault else
                f"not delivered {_days(now - late_from)} after {basis} → carrier")
         evidence = [paid_fact, handed_fact, ev(late_from, why)]
-        found.append(StallFinding("delivery_late", who, evidence))
+        found.append(Finding("delivery_late", who, evidence))
         if shop_fault:
             out.due(expected + handover_delay + timedelta(seconds=1))  # when the carrier's overrun is longer
     else:
@@ -197,7 +191,7 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
     if has_carrier_news:
         gap_due = last_news + timedelta(days=timing.max_scan_gap_days)
         if now >= gap_due:
-            found.append(StallFinding("transit_stalled", "carrier", [handed_fact, ev(
+            found.append(Finding("transit_stalled", "carrier", [handed_fact, ev(
                 last_news, f"last scan by {ref} {cal.describe(last_news)}; no scan for {_days(now - last_news)} "
                 f"(longest acceptable gap {timing.max_scan_gap_days:g} days) → carrier")]))
         else:

@@ -30,7 +30,7 @@ def fast_retry(sleeps=None):
 def shopify(app, httpserver):
     fake = FakeShopify(httpserver)
     with db(app).session() as s:
-        shop, _ = add_shopify(s, vault(app), config(app), domain="lost-hooks.myshopify.com", token="shpat_test",
+        shop, _, _ = add_shopify(s, vault(app), config(app), domain="lost-hooks.myshopify.com", token="shpat_test",
                               admin_url=fake.endpoint)
         s.commit()
         fake.shop_id = shop.id

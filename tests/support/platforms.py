@@ -57,7 +57,7 @@ def wc_order(**changes) -> dict[str, Any]:
 
 def connect_shopify(app, secret: str | None = SHOP_SECRET, domain: str = SHOP_DOMAIN):
     with db(app).session() as s:
-        shop, token = add_shopify(s, vault(app), config(app), domain=domain, token="shpat_test",
+        shop, token, _ = add_shopify(s, vault(app), config(app), domain=domain, token="shpat_test",
                                   webhook_secret=secret)
         s.commit()
         return shop.id, token
