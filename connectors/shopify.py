@@ -64,6 +64,7 @@ def normalize(topic: str, payload: dict[str, Any], received_at: datetime) -> lis
             status=text(payload.get("status")) or "unknown",
             happened_at=when(payload.get("happened_at")) or when(payload.get("created_at")),
             message=text(payload.get("message")),
+            estimated_delivery_at=when(payload.get("estimated_delivery_at")),
         )
         return [Change(order_id=required_id(payload, "order_id"), event=event,
                        event_shipment_id=required_id(payload, "fulfillment_id"))]

@@ -110,7 +110,7 @@ query RedressChangedOrders($first: Int!, $after: String, $query: String!) {
         deliveredAt
         estimatedDeliveryAt
         trackingInfo(first: 1) { company number url }
-        events(first: 50, sortKey: HAPPENED_AT) { nodes { id status happenedAt message } }
+        events(first: 50, sortKey: HAPPENED_AT) { nodes { id status happenedAt message estimatedDeliveryAt } }
       }
     }
   }
@@ -198,7 +198,8 @@ def _shipment(f: dict[str, Any]) -> Shipment:
     created, updated = when(f.get("createdAt")), when(f.get("updatedAt"))
     tracking = next(iter(items(f.get("trackingInfo"), "trackingInfo")), None) or {}
     events = [TrackingEvent(id=_gid_tail(e.get("id")) or "?", status=(text(e.get("status")) or "").lower(),
-                            happened_at=when(e.get("happenedAt")), message=text(e.get("message")))
+                            happened_at=when(e.get("happenedAt")), message=text(e.get("message")),
+                            estimated_delivery_at=when(e.get("estimatedDeliveryAt")))
               for e in (obj(x, "event") for x in items(obj(f.get("events"), "events").get("nodes"), "events"))]
     in_transit = when(f.get("inTransitAt"))
     fulfilled = text(f.get("status")) == "SUCCESS"

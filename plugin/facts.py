@@ -31,6 +31,7 @@ class TrackingEvent:
     status: str
     happened_at: datetime | None
     message: str | None = None
+    estimated_delivery_at: datetime | None = None  # the carrier's estimate as of this scan
 
 
 @dataclass

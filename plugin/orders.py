@@ -23,7 +23,7 @@ def _merge_shipment(current: Shipment | None, new: Shipment) -> Shipment:
     keep_new = _newer_or_same(new.updated_at, current.updated_at)
     base, other = (copy.deepcopy(new), current) if keep_new else (copy.deepcopy(current), new)
     # A partial view (e.g. a bare tracking event) must not erase what the fuller one knew.
-    for name in ("status", "carrier", "tracking_number", "tracking_url", "created_at", "shipped_at",
+    for name in ("status", "carrier", "tracking_number", "tracking_url", "created_at", "updated_at", "shipped_at",
                  "estimated_delivery_at", "delivered_at"):
         if getattr(base, name) is None and getattr(other, name) is not None:
             setattr(base, name, getattr(other, name))
@@ -69,6 +69,7 @@ def merge(current: OrderFacts | None, change: Change) -> OrderFacts:
         # A newer scan moves the shipment's status along with it.
         ev = change.event
         stub = Shipment(id=sid, status=ev.status, updated_at=ev.happened_at, events=[ev],
+                        estimated_delivery_at=ev.estimated_delivery_at,
                         shipped_at=ev.happened_at if ev.status in HANDED_OVER else None,
                         delivered_at=ev.happened_at if ev.status == "delivered" else None)
         facts.shipments = _merge_shipments(facts.shipments, [stub])

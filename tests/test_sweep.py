@@ -122,3 +122,24 @@ def test_a_late_delivery_moves_from_the_shops_verdict_to_the_carriers_and_says_w
     [inc] = incidents(app)
     assert (inc["kind"], inc["responsibility"]) == ("delivery_late", "carrier")
     assert any("verdict changed from shop to carrier" in e["fact"] for e in inc["evidence"])
+
+
+def test_the_carriers_estimate_from_a_scan_sets_the_delivery_deadline(app, client):
+    connect_shopify(app)
+    now = datetime.now(UTC).replace(microsecond=0)
+    post_shopify(client, shopify_order(**PAID, processed_at=(now - timedelta(days=1)).isoformat()))
+    fulfillment = shopify_sample("fulfillments_update")
+    fulfillment.update(status="success", shipment_status="in_transit", created_at=now.isoformat(),
+                       updated_at=now.isoformat())
+    post_shopify(client, fulfillment, topic="fulfillments/update")
+    eta = now + timedelta(hours=30)
+    event = shopify_sample("fulfillment_events_create")
+    event.update(status="in_transit", happened_at=now.isoformat(), estimated_delivery_at=eta.isoformat())
+    post_shopify(client, event, topic="fulfillment_events/create")
+    run_worker(app)
+    assert order(app, "820982911946154508").estimated_delivery_at == eta
+    use_app(app)
+    sweep.run(now=eta + timedelta(hours=1))
+    [inc] = incidents(app)
+    assert (inc["kind"], inc["responsibility"]) == ("delivery_late", "carrier")
+    assert "estimated delivery" in inc["evidence"][-1]["fact"]

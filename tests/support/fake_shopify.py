@@ -67,7 +67,7 @@ def fulfillment_node(fid: int, *, created_at: datetime, updated_at: datetime | N
                      display: str = "IN_TRANSIT", events: list[tuple[str, datetime]] = (),
                      company: str = "UPS", number: str = "1Z999") -> dict:
     evs = [{"id": gid("FulfillmentEvent", f"{fid}{i}"), "status": status, "happenedAt": _stamp(at),
-            "message": None} for i, (status, at) in enumerate(events)]
+            "message": None, "estimatedDeliveryAt": None} for i, (status, at) in enumerate(events)]
     return {
         "id": gid("Fulfillment", fid), "legacyResourceId": str(fid), "status": "SUCCESS", "displayStatus": display,
         "createdAt": _stamp(created_at), "updatedAt": _stamp(updated_at or created_at), "inTransitAt": None,
