@@ -17,7 +17,7 @@ DEFAULT_POLICY: dict[str, Any] = {
                   "kind": ["fulfillment_late", "pickup_late", "order_cancelled"]},
          "then": [{"action": "refund_shipping"},
                   {"action": "coupon_percent", "percent": "10", "valid_days": 90}]},
-        {"name": "Carrier delay over 3 days: a 5 % goodwill coupon",
+        {"name": "Carrier delay of 3 days or more: a 5 % goodwill coupon",
          "when": {"responsibility": ["carrier"],
                   "kind": ["transit_stalled", "delivery_late", "delivery_failed"], "min_delay_days": 3},
          "then": [{"action": "coupon_percent", "percent": "5", "valid_days": 90}]},
