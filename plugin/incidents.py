@@ -79,12 +79,13 @@ def assess(facts: OrderFacts, timing: TimingPolicy, now: datetime, source: str) 
         kind, who, why = CANCEL_VERDICTS.get(facts.cancel_reason or "other", CANCEL_VERDICTS["other"])
         raw = f" (cancel reason: {facts.cancel_reason_raw})" if facts.cancel_reason_raw else ""
         fact = f"order cancelled: {why}{raw} → {who}"
-        out.findings.append(Finding(kind, who, [placed, _ev(facts.cancelled_at, source, fact, now)]))
+        out.findings.append(Finding(kind, who, [placed, _ev(facts.cancelled_at, source, fact, now)],
+                                    since=facts.cancelled_at))
     elif facts.financial_status in PAYMENT_FAILED:
         why = PAYMENT_FAILED[facts.financial_status]
         fact = f"{why} (financial status: {facts.platform_status or facts.financial_status}) → payment"
         out.findings.append(Finding("payment_failed", "payment",
-                                    [placed, _ev(facts.updated_at, source, fact, now)]))
+                                    [placed, _ev(facts.updated_at, source, fact, now)], since=facts.updated_at))
 
     if facts.financial_status in PAID and not (cancelled and facts.cancel_reason == "payment_declined"):
         out.recovered["payment_failed"] = [

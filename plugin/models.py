@@ -161,6 +161,8 @@ class Incident(Base):
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     opened_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # When the order first went wrong (the missed deadline, the cancellation): delays count from here.
+    late_since: Mapped[datetime | None]
     crisis_id: Mapped[int | None] = mapped_column(Integer)
 
     order: Mapped[Order] = relationship(back_populates="incidents")
@@ -192,6 +194,12 @@ class Compensation(Base):
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     platform_ref: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[Decimal | None] = mapped_column(Money)  # what it costs the shop (caps, budgets)
+    valid_days: Mapped[int | None] = mapped_column(Integer)
+    code: Mapped[str | None] = mapped_column(String(40))  # a coupon's code
+    rule: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[list[Any]] = mapped_column(default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -148,7 +148,7 @@ def apply_assessment(session: Session, order: Order, a: Assessment, now: datetim
         inc = open_by_family.get(family(f.kind))
         if inc is None:
             inc = Incident(shop_id=order.shop_id, kind=f.kind, responsibility=f.responsibility,
-                           status="open", evidence=list(f.evidence), opened_at=now)
+                           status="open", evidence=list(f.evidence), opened_at=now, late_since=f.since or now)
             order.incidents.append(inc)
             open_by_family[family(f.kind)] = inc
             opened += 1
@@ -164,6 +164,8 @@ def apply_assessment(session: Session, order: Order, a: Assessment, now: datetim
             f.evidence.append({"at": f.evidence[-1]["at"], "source": f.evidence[-1]["source"],
                                "fact": "; ".join(changes)})
         _add_evidence(inc, f.evidence)
+        if f.since and (inc.late_since is None or f.since < inc.late_since):
+            inc.late_since = f.since
     active = {family(f.kind) for f in a.findings}
     for fam, evidence in a.recovered.items():
         inc = open_by_family.get(fam)

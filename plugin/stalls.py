@@ -94,7 +94,7 @@ def _assess_stalls(facts: OrderFacts, timing: TimingPolicy, now: datetime, sourc
             facts_list = [paid_fact]
         if now >= due:
             facts_list.append(ev(due, f"{rule}; not handed to a carrier by {cal.describe(now)} → shop"))
-            out.findings.append(Finding(kind, "shop", facts_list))
+            out.findings.append(Finding(kind, "shop", facts_list, since=due))
         else:
             out.due(due)
         return out
@@ -141,18 +141,19 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
     if s.status == "attempted_delivery":
         found.append(Finding("delivery_failed", "customer", [handed_fact, ev(
             last_news, f"{ref} reports a failed delivery attempt {cal.describe(last_news)}: "
-            "the customer was not reached → customer")]))
+            "the customer was not reached → customer")], since=last_news))
         return found
     if s.status == "failure":
         found.append(Finding("delivery_failed", "carrier", [handed_fact, ev(
-            last_news, f"{ref} reports a delivery failure {cal.describe(last_news)} after hand-over → carrier")]))
+            last_news, f"{ref} reports a delivery failure {cal.describe(last_news)} after hand-over → carrier")],
+            since=last_news))
         return found
     if s.status == "returned_to_sender":
         not_collected = any(e.status in ("attempted_delivery", "available_for_pickup") for e in s.events)
         who = "customer" if not_collected else "carrier"
         why = "after the customer did not receive or collect it" if not_collected else "with no failed attempt"
         found.append(Finding("returned_to_sender", who, [handed_fact, ev(
-            last_news, f"{ref} is returning the parcel to the shop {why} → {who}")]))
+            last_news, f"{ref} is returning the parcel to the shop {why} → {who}")], since=last_news))
         return found
     if s.status == "available_for_pickup":
         return found  # waiting for the customer to collect it: nobody is late yet
@@ -169,7 +170,8 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
     if now >= lost_at and now >= late_from:
         found.append(Finding("lost", "carrier", [handed_fact, ev(
             last_news, f"last news from {ref} {cal.describe(last_news)}; nothing for "
-            f"{_days(now - last_news)} (lost after {timing.lost_after_days:g} days) → carrier")]))
+            f"{_days(now - last_news)} (lost after {timing.lost_after_days:g} days) → carrier")],
+            since=min(late_from, lost_at)))
         return found
     out.due(lost_at)
 
@@ -182,7 +184,7 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
                f"more than the carrier's {_days(transit_overrun)} overrun → shop" if shop_fault else
                f"not delivered {_days(now - late_from)} after {basis} → carrier")
         evidence = [paid_fact, handed_fact, ev(late_from, why)]
-        found.append(Finding("delivery_late", who, evidence))
+        found.append(Finding("delivery_late", who, evidence, since=late_from))
         if shop_fault:
             out.due(expected + handover_delay + timedelta(seconds=1))  # when the carrier's overrun is longer
     else:
@@ -193,7 +195,7 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
         if now >= gap_due:
             found.append(Finding("transit_stalled", "carrier", [handed_fact, ev(
                 last_news, f"last scan by {ref} {cal.describe(last_news)}; no scan for {_days(now - last_news)} "
-                f"(longest acceptable gap {timing.max_scan_gap_days:g} days) → carrier")]))
+                f"(longest acceptable gap {timing.max_scan_gap_days:g} days) → carrier")], since=gap_due))
         else:
             out.due(gap_due)
     return found
