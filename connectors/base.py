@@ -27,6 +27,24 @@ class ShopAccess:
     api_version: str = "2026-04"
 
 
+@dataclass(frozen=True)
+class CompensationRequest:
+    """One refund or coupon to make, carrying the idempotency key that makes it happen once."""
+
+    key: str
+    action: str  # refund_shipping | refund_amount | refund_percent | coupon_percent | coupon_amount
+    order_id: str
+    currency: str
+    starts_at: datetime
+    amount: Decimal | None = None
+    percent: Decimal | None = None
+    code: str | None = None
+    valid_days: int | None = None
+    customer_id: str | None = None
+    customer_email: str | None = None
+    note: str = ""
+
+
 @dataclass
 class FetchedPage:
     """Orders fetched by reconciliation, as (topic, body, delivery key) for the inbox."""
@@ -46,6 +64,10 @@ class Connector(Protocol):
     def normalize(self, topic: str, payload: dict[str, Any], received_at: datetime) -> list[Change]: ...
 
     def fetch_changed(self, access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage: ...
+
+    def issue(self, access: ShopAccess, request: CompensationRequest, retry=None) -> str: ...
+
+    def find_issued(self, access: ShopAccess, request: CompensationRequest, retry=None) -> str | None: ...
 
 
 def hmac_sha256_b64_matches(body: bytes, signature: str | None, secrets: list[str]) -> bool:

@@ -22,6 +22,10 @@ class PlatformError(RuntimeError):
         self.status = status
 
 
+class Refused(PlatformError):
+    """A business refusal (nothing left to refund, an invalid code…): trying again will not help."""
+
+
 @dataclass
 class Retry:
     attempts: int = 6
@@ -40,10 +44,12 @@ class Retry:
 
 
 def send(session: requests.Session, method: str, url: str | Callable[[], str], retry: Retry,
-         **kwargs) -> requests.Response:
+         replay_safe: bool = True, **kwargs) -> requests.Response:
     """One logical request: retried on 429 (honouring Retry-After), 5xx, timeouts and dropped connections.
 
-    `url` may be a function, called for every attempt (a signed URL must not be replayed).
+    `url` may be a function, called for every attempt (a signed URL must not be replayed). A request that
+    is not `replay_safe` (a refund without an idempotency key) is retried only on 429, which means it was
+    not processed; any other failure is raised, and the caller must ask the platform what happened first.
     """
     last: str = ""
     where = ""
@@ -54,9 +60,14 @@ def send(session: requests.Session, method: str, url: str | Callable[[], str], r
             resp = session.request(method, target, timeout=retry.timeout, **kwargs)
         except (requests.Timeout, requests.ConnectionError) as exc:
             last = type(exc).__name__
+            if not replay_safe:
+                raise PlatformError(f"{method} {where}: {last}; the outcome is unknown", retryable=True) from exc
             log.info("%s %s failed (%s); retrying", method, where, last)
             retry.sleep(retry.delay(attempt))
             continue
+        if resp.status_code >= 500 and not replay_safe:
+            raise PlatformError(f"{method} {where}: HTTP {resp.status_code}; the outcome is unknown",
+                                retryable=True, status=resp.status_code)
         if resp.status_code == 429 or resp.status_code >= 500:
             last = f"HTTP {resp.status_code}"
             retry.sleep(retry.delay(attempt, resp.headers.get("Retry-After")))

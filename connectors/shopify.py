@@ -14,7 +14,18 @@ import re
 from datetime import datetime
 from typing import Any
 
-from connectors.base import FetchedPage, PayloadError, ShopAccess, items, money, obj, required_id, text, when
+from connectors.base import (
+    CompensationRequest,
+    FetchedPage,
+    PayloadError,
+    ShopAccess,
+    items,
+    money,
+    obj,
+    required_id,
+    text,
+    when,
+)
 from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, TrackingEvent
 
 name = "shopify"
@@ -172,13 +183,31 @@ def _shop_money(value: Any):
 
 def fetch_changed(access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage:
     """One page of orders updated after `since`, from the Admin GraphQL API."""
-    from connectors import shopify_admin
-
-    endpoint = access.admin_url or f"https://{access.domain}/admin/api/{access.api_version}/graphql.json"
-    client = shopify_admin.AdminClient(endpoint, access.credentials["access_token"], retry=retry)
-    page = shopify_admin.changed_orders(client, since, cursor)
+    admin, client = _client(access, retry)
+    page = admin.changed_orders(client, since, cursor)
     return FetchedPage(
         deliveries=[(RECONCILED, json.dumps(n).encode(), f"shopify:reconcile:{n['legacyResourceId']}:{n['updatedAt']}")
                     for n in page.orders],
         next_cursor=page.next_cursor,
     )
+
+
+def _client(access: ShopAccess, retry=None):
+    from connectors import shopify_admin
+
+    endpoint = access.admin_url or f"https://{access.domain}/admin/api/{access.api_version}/graphql.json"
+    return shopify_admin, shopify_admin.AdminClient(endpoint, access.credentials["access_token"], retry=retry)
+
+
+def issue(access: ShopAccess, request: CompensationRequest, retry=None) -> str:
+    """Make the refund (carrying the @idempotent key) or the discount code; returns its GID."""
+    admin, client = _client(access, retry)
+    return admin.refund(client, request) if request.action.startswith("refund") else admin.coupon(client, request)
+
+
+def find_issued(access: ShopAccess, request: CompensationRequest, retry=None) -> str | None:
+    """What an earlier attempt with this key already made, if anything."""
+    admin, client = _client(access, retry)
+    if request.action.startswith("refund"):
+        return admin.find_refund(client, request)
+    return admin.find_coupon(client, request)

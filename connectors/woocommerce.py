@@ -18,7 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors import woocommerce_api
-from connectors.base import FetchedPage, PayloadError, ShopAccess, items, money, obj, required_id, text, when
+from connectors.base import (
+    CompensationRequest,
+    FetchedPage,
+    PayloadError,
+    ShopAccess,
+    items,
+    money,
+    obj,
+    required_id,
+    text,
+    when,
+)
 from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment
 
 name = "woocommerce"
@@ -169,11 +180,30 @@ def _unix_or_iso(value: Any) -> datetime | None:
 
 def fetch_changed(access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage:
     """One page of orders modified after `since`, from the REST API (the same body a webhook carries)."""
-    client = woocommerce_api.StoreClient(access.domain, access.credentials["consumer_key"],
-                                         access.credentials["consumer_secret"], retry=retry)
-    page = woocommerce_api.changed_orders(client, since, cursor)
+    page = woocommerce_api.changed_orders(_client(access, retry), since, cursor)
     return FetchedPage(
         deliveries=[("order.updated", json.dumps(o).encode(),
                      f"woocommerce:reconcile:{o.get('id')}:{o.get('date_modified_gmt')}") for o in page.orders],
         next_cursor=page.next_cursor,
     )
+
+
+def _client(access: ShopAccess, retry=None) -> woocommerce_api.StoreClient:
+    return woocommerce_api.StoreClient(access.domain, access.credentials["consumer_key"],
+                                       access.credentials["consumer_secret"], retry=retry)
+
+
+def issue(access: ShopAccess, request: CompensationRequest, retry=None) -> str:
+    """Make the refund (tagged with the key in meta_data) or the coupon (its code derived from the key)."""
+    client = _client(access, retry)
+    if request.action.startswith("refund"):
+        # api_refund: the money goes back through the payment gateway, not only into the books.
+        return woocommerce_api.refund(client, request, api_refund=access.credentials.get("api_refund", True))
+    return woocommerce_api.coupon(client, request)
+
+
+def find_issued(access: ShopAccess, request: CompensationRequest, retry=None) -> str | None:
+    client = _client(access, retry)
+    if request.action.startswith("refund"):
+        return woocommerce_api.find_refund(client, request)
+    return woocommerce_api.find_coupon(client, request)

@@ -8,14 +8,14 @@ on 429, 5xx and timeouts, which the package itself does not do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from woocommerce.oauth import OAuth
 
-from connectors.http import PlatformError, Retry, send
+from connectors.http import PlatformError, Refused, Retry, send
 
 PAGE = 100
 
@@ -50,6 +50,14 @@ class StoreClient:
                                 status=resp.status_code)
         return resp
 
+    def post(self, path: str, body: dict[str, Any]) -> requests.Response:
+        """A write: retried only when the store says it did not process it (429)."""
+        resp = send(self.session, "POST", lambda: self._url("POST", path, {}), self.retry, replay_safe=False,
+                    json=body)
+        if resp.status_code in (401, 403):
+            raise PlatformError(f"the store refused the REST keys (HTTP {resp.status_code})", status=resp.status_code)
+        return resp
+
 
 @dataclass
 class Page:
@@ -71,3 +79,61 @@ def changed_orders(client: StoreClient, since: datetime, cursor: str | None) -> 
         raise PlatformError("the store's order list is not a list")
     total_pages = int(resp.headers.get("X-WP-TotalPages") or page)
     return Page(orders=orders, next_cursor=str(page + 1) if page < total_pages else None)
+
+
+# -- compensation: refunds and coupons ------------------------------------------------------------------------
+
+KEY_META = "_redress_idempotency_key"
+
+
+def _error(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+        return str(body.get("message") or body.get("code") or resp.text[:200])
+    except ValueError:
+        return resp.text[:200]
+
+
+def refund(client: StoreClient, req, api_refund: bool = True) -> str:
+    # Not replay-safe: WooCommerce refunds carry no idempotency key. A lost answer is found again by the
+    # key in meta_data before anything is retried.
+    resp = client.post(f"orders/{req.order_id}/refunds", {
+        "amount": str(req.amount), "reason": req.note, "api_refund": api_refund, "api_restock": False,
+        "meta_data": [{"key": KEY_META, "value": req.key}],
+    })
+    if resp.status_code in (200, 201):
+        return f"refund:{resp.json()['id']}"
+    raise Refused(f"the store refused the refund: {_error(resp)}", status=resp.status_code)
+
+
+def find_refund(client: StoreClient, req) -> str | None:
+    resp = client.get(f"orders/{req.order_id}/refunds", {"per_page": 100})
+    for r in resp.json():
+        if any(m.get("key") == KEY_META and m.get("value") == req.key for m in r.get("meta_data") or []):
+            return f"refund:{r['id']}"
+    return None
+
+
+def coupon(client: StoreClient, req) -> str:
+    expires = (req.starts_at + timedelta(days=req.valid_days or 90)).strftime("%Y-%m-%dT%H:%M:%S")
+    body = {
+        "code": req.code, "description": req.note or "Apology coupon",
+        "discount_type": "percent" if req.action == "coupon_percent" else "fixed_cart",
+        "amount": str(req.percent if req.action == "coupon_percent" else req.amount),
+        "usage_limit": 1, "usage_limit_per_user": 1, "individual_use": False, "date_expires_gmt": expires,
+        "email_restrictions": [req.customer_email] if req.customer_email else [],
+    }
+    resp = client.post("coupons", body)
+    if resp.status_code in (200, 201):
+        return f"coupon:{resp.json()['id']}"
+    if resp.status_code == 400 and "already" in _error(resp).lower():
+        found = find_coupon(client, req)
+        if found:
+            return found  # made by an earlier attempt whose answer was lost
+    raise Refused(f"the store refused the coupon: {_error(resp)}", status=resp.status_code)
+
+
+def find_coupon(client: StoreClient, req) -> str | None:
+    resp = client.get("coupons", {"code": req.code.lower()})
+    found = [c for c in resp.json() if str(c.get("code", "")).lower() == req.code.lower()]
+    return f"coupon:{found[0]['id']}" if found else None

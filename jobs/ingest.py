@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from jobs import get_app
 from plugin import db, redis_conn
 from plugin.pipeline import BatchResult, pending_deliveries, process_batch
-from plugin.queue import DRAIN_PENDING_KEY, request_drain
+from plugin.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -23,6 +23,7 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
     conn = redis_conn(app)
     conn.delete(DRAIN_PENDING_KEY)
     total = BatchResult()
+    planned = 0
     started = time.monotonic()
     while True:
         done = _one_batch(app, batch_size)
@@ -30,12 +31,17 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
             break
         for name in ("deliveries", "orders", "opened", "resolved", "failed"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
+        for comp in done.compensations:  # committed: now the platform may be asked
+            if comp.state == "planned":
+                enqueue_compensation(conn, comp.id)
+        planned += len(done.compensations)
         if time.monotonic() - started > max_seconds:
             request_drain(conn)  # let other queued work run; the next job carries on
             break
+    summary = {k: v for k, v in total.__dict__.items() if k != "compensations"} | {"compensations": planned}
     if total.deliveries:
-        log.info("inbox drained: %s", total)
-    return total.__dict__
+        log.info("inbox drained: %s", summary)
+    return summary
 
 
 def _one_batch(app, batch_size: int) -> BatchResult | None:

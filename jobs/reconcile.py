@@ -21,6 +21,7 @@ LOCK_SECONDS = 900
 def run(shop_id: int | None = None, max_pages: int | None = None, retry=None) -> list[dict]:
     app = get_app()
     conn = redis_conn(app)
+    retry = retry or config(app).platform_retry()
     results = []
     with db(app).session() as s:
         q = select(Shop).where(Shop.active.is_(True)).order_by(Shop.id)

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from jobs import get_app
 from plugin import db, redis_conn
+from plugin.ledger import stuck as stuck_compensations
 from plugin.models import WebhookDelivery
-from plugin.queue import request_drain
+from plugin.queue import enqueue_compensation, request_drain
 from plugin.sweep import BATCH, sweep_due_orders
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,21 @@ def run(now: datetime | None = None) -> dict:
                 WebhookDelivery.received_at < now - STUCK_AFTER)
         ).scalar_one()
         # Batches of due orders, each committed, until none is left or the minute is nearly up.
-        started, swept = time.monotonic(), 0
+        started, swept, planned = time.monotonic(), 0, []
         while time.monotonic() - started < 45:
-            n = sweep_due_orders(s, now, limit=BATCH)
+            n, comps = sweep_due_orders(s, now, limit=BATCH)
             s.commit()
             swept += n
+            planned += [c.id for c in comps if c.state == "planned"]
             if n < BATCH:
                 break
+        # Compensations a lost or crashed job left behind are resumed (the job asks the platform first).
+        resume = stuck_compensations(s, now)
+    conn = redis_conn(app)
+    for comp_id in [*planned, *resume]:
+        enqueue_compensation(conn, comp_id)
     if stuck:
         log.info("%d inbox rows waiting for over %s: re-enqueueing the drain", stuck, STUCK_AFTER)
-        redis_conn(app).delete("redress:drain:pending")
-        request_drain(redis_conn(app))
-    return {"stuck_deliveries": stuck, "orders_checked": swept}
+        conn.delete("redress:drain:pending")
+        request_drain(conn)
+    return {"stuck_deliveries": stuck, "orders_checked": swept, "compensations_enqueued": len(planned) + len(resume)}

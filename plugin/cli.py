@@ -204,6 +204,50 @@ def incidents_list(shop_id, status, as_json):
 
 
 @main.group()
+def compensations():
+    """Compensations waiting for a decision."""
+
+
+def _decide(comp_id: int, decision) -> None:
+    from plugin import redis_conn
+    from plugin.ledger import LedgerError
+    from plugin.models import Compensation
+    from plugin.queue import enqueue_compensation
+
+    app, session = _session()
+    with session as s:
+        comp = s.get(Compensation, comp_id)
+        if comp is None:
+            _fail(f"no compensation {comp_id}")
+        try:
+            decision(s, comp)
+        except LedgerError as exc:
+            _fail(str(exc))
+        s.commit()
+        if comp.state == "planned":
+            enqueue_compensation(redis_conn(app), comp.id)
+        click.echo(json.dumps({"id": comp.id, "action": comp.action, "state": comp.state}))
+
+
+@compensations.command("approve")
+@click.argument("comp_id", type=int, metavar="ID")
+def compensations_approve(comp_id):
+    """Approve a compensation waiting for approval: it is issued next."""
+    from plugin.ledger import approve
+
+    _decide(comp_id, approve)
+
+
+@compensations.command("cancel")
+@click.argument("comp_id", type=int, metavar="ID")
+def compensations_cancel(comp_id):
+    """Cancel a planned or waiting compensation."""
+    from plugin.ledger import cancel
+
+    _decide(comp_id, cancel)
+
+
+@main.group()
 def keys():
     """Encryption keys."""
 

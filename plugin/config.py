@@ -40,6 +40,9 @@ class Config:
     allow_private_stores: bool = False
     smtp_url: str | None = None
     max_webhook_bytes: int = MAX_WEBHOOK_BYTES
+    # Calls to a platform: attempts within one job run and seconds per attempt.
+    platform_attempts: int = 6
+    platform_timeout: float = 15.0
 
     @classmethod
     def from_env(cls, **overrides) -> Config:
@@ -69,9 +72,16 @@ class Config:
         cfg.shopify_api_version = env.get("SHOPIFY_API_VERSION") or cfg.shopify_api_version
         cfg.allow_private_stores = env.get("REDRESS_ALLOW_PRIVATE_STORES", "") in ("1", "true", "yes")
         cfg.smtp_url = env.get("SMTP_URL") or None
+        cfg.platform_attempts = int(env.get("REDRESS_PLATFORM_ATTEMPTS") or cfg.platform_attempts)
+        cfg.platform_timeout = float(env.get("REDRESS_PLATFORM_TIMEOUT") or cfg.platform_timeout)
         for k, v in overrides.items():
             setattr(cfg, k, v)
         return cfg
+
+    def platform_retry(self):
+        from connectors.http import Retry
+
+        return Retry(attempts=self.platform_attempts, timeout=self.platform_timeout)
 
     @property
     def keys_from_env(self) -> bool:

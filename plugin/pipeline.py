@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,7 +19,8 @@ from connectors.base import PayloadError
 from plugin.calendars import CalendarError
 from plugin.facts import OrderFacts
 from plugin.incidents import Assessment, assess, family
-from plugin.models import OPEN_INCIDENT_STATUSES, Incident, Order, Shop, WebhookDelivery
+from plugin.ledger import plan_for_incident
+from plugin.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop, WebhookDelivery
 from plugin.orders import merge
 from plugin.timing import TimingPolicy
 
@@ -34,6 +35,14 @@ class BatchResult:
     opened: int = 0
     resolved: int = 0
     failed: int = 0
+    compensations: list[Compensation] = field(default_factory=list)  # newly planned, to issue after commit
+
+
+@dataclass
+class Applied:
+    opened: int = 0
+    resolved: int = 0
+    compensations: list[Compensation] = field(default_factory=list)
 
 
 def pending_deliveries(session: Session, limit: int) -> list[WebhookDelivery]:
@@ -90,9 +99,10 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
             session.add(order)
         save_facts(order, facts)
         assessment = assess(facts, timing_for(shops[shop_id]), now, source)
-        opened, resolved = apply_assessment(session, order, assessment, now)
-        result.opened += opened
-        result.resolved += resolved
+        applied = apply_assessment(session, order, shops[shop_id], assessment, now)
+        result.opened += applied.opened
+        result.resolved += applied.resolved
+        result.compensations.extend(applied.compensations)
         result.orders += 1
     return result
 
@@ -134,16 +144,19 @@ def _add_evidence(incident: Incident, entries: list[dict]) -> bool:
     return bool(new)
 
 
-def apply_assessment(session: Session, order: Order, a: Assessment, now: datetime) -> tuple[int, int]:
-    """Open, update, resolve or dismiss this order's incidents. Returns (opened, resolved)."""
+def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, now: datetime) -> Applied:
+    """Open, update, resolve or dismiss this order's incidents, and plan what the shop's rules owe."""
     open_by_family = {family(i.kind): i for i in order.incidents if i.status in OPEN_INCIDENT_STATUSES}
-    opened = resolved = 0
+    out = Applied()
     if a.dismiss is not None:
         for inc in open_by_family.values():
             _add_evidence(inc, a.dismiss)
             inc.status, inc.resolved_at = "dismissed", now
+            for comp in inc.compensations:
+                if comp.state in ("planned", "awaiting_approval"):
+                    comp.state = "cancelled"  # the order is gone: nothing left to compensate
         order.next_check_at = None
-        return 0, 0
+        return out
     for f in a.findings:
         inc = open_by_family.get(family(f.kind))
         if inc is None:
@@ -151,7 +164,8 @@ def apply_assessment(session: Session, order: Order, a: Assessment, now: datetim
                            status="open", evidence=list(f.evidence), opened_at=now, late_since=f.since or now)
             order.incidents.append(inc)
             open_by_family[family(f.kind)] = inc
-            opened += 1
+            out.opened += 1
+            out.compensations.extend(plan_for_incident(session, inc, order, shop, now))
             continue
         changes = []
         if inc.kind != f.kind:
@@ -166,15 +180,17 @@ def apply_assessment(session: Session, order: Order, a: Assessment, now: datetim
         _add_evidence(inc, f.evidence)
         if f.since and (inc.late_since is None or f.since < inc.late_since):
             inc.late_since = f.since
+        # The same incident can earn more as facts change (a longer delay, a new verdict).
+        out.compensations.extend(plan_for_incident(session, inc, order, shop, now))
     active = {family(f.kind) for f in a.findings}
     for fam, evidence in a.recovered.items():
         inc = open_by_family.get(fam)
         if inc is not None and fam not in active:
             _add_evidence(inc, evidence)
             inc.status, inc.resolved_at = "resolved", now
-            resolved += 1
+            out.resolved += 1
     order.next_check_at = a.next_check_at
-    return opened, resolved
+    return out
 
 
 def _shops(session: Session, ids: set[int]) -> dict[int, Shop]:

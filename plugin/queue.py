@@ -40,3 +40,16 @@ def request_drain(conn: redis.Redis) -> bool:
         return False
     queue(conn, "ingest").enqueue("jobs.ingest.drain", job_timeout=600, result_ttl=60, failure_ttl=86400)
     return True
+
+
+COMPENSATE_BACKOFF = [10, 30, 60, 120, 300, 600, 1800]
+
+
+def enqueue_compensation(conn: redis.Redis, compensation_id: int) -> None:
+    """One job per compensation (its id in the job id); retried with back-off while the platform fails."""
+    from rq import Retry
+
+    queue(conn, "compensate").enqueue(
+        "jobs.compensate.issue", compensation_id, job_id=f"compensate-{compensation_id}",
+        retry=Retry(max=len(COMPENSATE_BACKOFF), interval=COMPENSATE_BACKOFF), job_timeout=300,
+        result_ttl=86400, failure_ttl=7 * 86400)

@@ -9,19 +9,23 @@ from sqlalchemy.orm import Session, selectinload
 
 from plugin.facts import OrderFacts
 from plugin.incidents import assess
-from plugin.models import Order
+from plugin.models import Compensation, Order
 from plugin.pipeline import apply_assessment, timing_for
 
 BATCH = 1000
 
 
-def sweep_due_orders(session: Session, now: datetime, limit: int = BATCH) -> int:
+def sweep_due_orders(session: Session, now: datetime, limit: int = BATCH) -> tuple[int, list[Compensation]]:
+    """Re-assess up to `limit` due orders; returns how many, and the compensations newly planned."""
     q = (select(Order).where(Order.next_check_at.is_not(None), Order.next_check_at <= now)
          .order_by(Order.next_check_at).limit(limit)
          .options(selectinload(Order.incidents), selectinload(Order.shop))
          .with_for_update(skip_locked=True, of=Order))
     orders = list(session.execute(q).scalars())
+    planned: list[Compensation] = []
     for order in orders:
         facts = OrderFacts.from_json(order.facts)
-        apply_assessment(session, order, assess(facts, timing_for(order.shop), now, "sweep"), now)
-    return len(orders)
+        applied = apply_assessment(session, order, order.shop, assess(facts, timing_for(order.shop), now, "sweep"),
+                                   now)
+        planned.extend(applied.compensations)
+    return len(orders), planned

@@ -41,8 +41,10 @@ def test_the_sweep_opens_when_the_deadline_passes_and_shipping_resolves_it(app, 
     assert sweep.run(now=due - timedelta(minutes=1))["orders_checked"] == 0  # not due yet: not even read
     assert sweep.run(now=due + timedelta(minutes=1))["orders_checked"] == 1
     [inc] = incidents(app)
-    assert (inc["kind"], inc["status"]) == ("fulfillment_late", "open")
+    # The shop's default rules owe a shipping refund and a 10 % coupon: they are on their way.
+    assert (inc["kind"], inc["status"]) == ("fulfillment_late", "compensating")
     assert inc["evidence"][-1]["source"] == "sweep"
+    assert sorted(c["action"] for c in inc["compensations"]) == ["coupon_percent", "refund_shipping"]
 
     fulfillment = shopify_sample("fulfillments_update")
     now = datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -19,6 +19,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SHOP_DOMAIN = "snowdevil.myshopify.com"
 SHOP_SECRET = "shop-webhook-secret"
 WC_SECRET = "test-secret-NOT-REAL-0123456789"  # the secret the fixture delivery was signed with
+CLOSED_PORT_ADMIN = "http://127.0.0.1:9/admin/api/2026-04/graphql.json"
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -55,15 +56,16 @@ def wc_order(**changes) -> dict[str, Any]:
     return order
 
 
-def connect_shopify(app, secret: str | None = SHOP_SECRET, domain: str = SHOP_DOMAIN):
+def connect_shopify(app, secret: str | None = SHOP_SECRET, domain: str = SHOP_DOMAIN, admin_url: str | None = None):
     with db(app).session() as s:
+        # Nothing listens on port 9: tests that do not bring a platform fake never reach the internet.
         shop, token, _ = add_shopify(s, vault(app), config(app), domain=domain, token="shpat_test",
-                                  webhook_secret=secret)
+                                     webhook_secret=secret, admin_url=admin_url or CLOSED_PORT_ADMIN)
         s.commit()
         return shop.id, token
 
 
-def connect_woocommerce(app, url: str = "http://127.0.0.1:8080", secret: str = WC_SECRET):
+def connect_woocommerce(app, url: str = "http://127.0.0.1:9", secret: str = WC_SECRET):
     with db(app).session() as s:
         shop, token, _ = add_woocommerce(s, vault(app), config(app), url=url, key="ck_test", secret="cs_test",
                                          webhook_secret=secret)
