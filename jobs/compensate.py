@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -21,6 +22,7 @@ from jobs import get_app
 from plugin import config, db, redis_conn, vault
 from plugin.ledger import settle_incident
 from plugin.models import Compensation, Incident, Order
+from plugin.money import fmt
 from plugin.reconcile import shop_access
 
 log = logging.getLogger(__name__)
@@ -29,10 +31,13 @@ MAX_ATTEMPTS = 8
 
 def request_for(comp: Compensation, order: Order) -> CompensationRequest:
     facts = order.facts or {}
+    currency = comp.currency or order.currency or "USD"
+    amount = Decimal(fmt(comp.amount, currency)) if comp.amount is not None else None
+    percent = Decimal(format(comp.percent.normalize(), "f")) if comp.percent is not None else None  # 10, not 10.000
     return CompensationRequest(
         key=comp.idempotency_key, action=comp.action, order_id=order.platform_order_id,
-        currency=comp.currency or order.currency or "USD", starts_at=comp.created_at.replace(microsecond=0),
-        amount=comp.amount, percent=comp.percent, code=comp.code, valid_days=comp.valid_days,
+        currency=currency, starts_at=comp.created_at.replace(microsecond=0),
+        amount=amount, percent=percent, code=comp.code, valid_days=comp.valid_days,
         customer_id=facts.get("customer_id"), customer_email=order.customer_email,
         note=f"Redress: {comp.incident.kind.replace('_', ' ')} on order {order.number or order.platform_order_id}",
     )

@@ -3,7 +3,12 @@
 Every document is parsed and validated against the real Admin schema (2026-04) and executed by
 graphql-core against in-memory orders, so a query the real API would refuse is refused here too.
 Failures are scripted: "throttled" (THROTTLED with throttleStatus), "429" (with Retry-After), "500",
-"timeout" (answers after the client gave up).
+"timeout" (answers after the client gave up), "timeout_after" (does the work, then answers too late).
+A failure may name the operation it hits: ("RedressRefund", "timeout_after").
+
+Money: `refundCreate` needs the `@idempotent` key (required from 2026-04) and replays the first result for
+a key it has seen; it refuses to refund more than was paid, or shipping twice. `discountCodeBasicCreate`
+refuses a code that exists (TAKEN).
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ import base64
 import json
 import time
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, build_schema, execute, parse, validate
+from graphql import GraphQLError, VariableNode, build_schema, execute, parse, validate
 from werkzeug import Request, Response
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "shopify" / "admin-2026-04.schema.graphql"
@@ -79,9 +85,13 @@ def fulfillment_node(fid: int, *, created_at: datetime, updated_at: datetime | N
 
 class FakeShopify:
     def __init__(self, httpserver, token: str = TOKEN):
+        admin_schema()  # parsed once, before any client starts its timeout
         self.token = token
         self.orders: dict[str, dict] = {}
-        self.failures: list[str] = []
+        self.failures: list = []  # "kind" or (operation name, "kind")
+        self.payable: dict[str, dict] = {}  # order gid -> {"total", "shipping", "refunds": [...]}
+        self.idempotency: dict[str, dict] = {}
+        self.discounts: dict[str, dict] = {}
         self.requests: list[dict] = []
         self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
         self.available = 2000
@@ -115,14 +125,106 @@ class FakeShopify:
                 "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": self.available,
                                    "restoreRate": 100.0}}
 
+    # -- money ----------------------------------------------------------------------------------------------
+    def add_payable_order(self, order_id: str, total: str, shipping: str, currency: str = "USD") -> None:
+        self.payable[gid("Order", order_id)] = {"total": Decimal(total), "shipping": Decimal(shipping),
+                                                "currency": currency, "refunds": [], "shipping_refunded": False}
+
+    def refunds_of(self, order_id: str) -> list[dict]:
+        return self.payable[gid("Order", order_id)]["refunds"]
+
+    def _order(self, info, id: str):
+        o = self.payable.get(id)
+        if o is None:
+            return None
+        refunded = sum((r["amount"] for r in o["refunds"]), Decimal(0))
+        ship_left = Decimal(0) if o["shipping_refunded"] else o["shipping"]
+        sale = {"id": gid("OrderTransaction", 1), "gateway": "shopify_payments", "kind": "SALE", "status": "SUCCESS"}
+
+        def suggested(info, refundShipping=False, **_):
+            amount = ship_left if refundShipping else Decimal(0)
+            return {"shipping": {"amountSet": money(str(amount), o["currency"])},
+                    "suggestedTransactions": [
+                        {"gateway": "shopify_payments", "kind": "SUGGESTED_REFUND",
+                         "amountSet": money(str(amount), o["currency"]), "parentTransaction": {"id": sale["id"]}}
+                    ] if amount > 0 else []}
+        return {"id": id, "suggestedRefund": suggested,
+                "transactions": lambda info, first=None: [sale],
+                "refunds": lambda info, first=None: [{"id": r["id"], "note": r["note"]} for r in o["refunds"]],
+                "_refunded": refunded}
+
+    def _refund_create(self, info, input: dict):
+        directive = next((d for d in info.field_nodes[0].directives if d.name.value == "idempotent"), None)
+        if directive is None:
+            raise GraphQLError("The @idempotent directive with a key is required for refundCreate.")
+        arg = directive.arguments[0].value
+        key = self._variables.get(arg.name.value) if isinstance(arg, VariableNode) else getattr(arg, "value", None)
+        if not key:
+            raise GraphQLError("The idempotency key must not be empty.")
+        if key in self.idempotency:
+            return self.idempotency[key]
+        o = self.payable.get(input["orderId"])
+        if o is None:
+            return {"refund": None, "userErrors": [{"field": ["orderId"], "message": "Order does not exist"}]}
+        amount = sum((Decimal(str(t["amount"])) for t in input.get("transactions") or []), Decimal(0))
+        refunded = sum((r["amount"] for r in o["refunds"]), Decimal(0))
+        errors = []
+        if amount > o["total"] - refunded:
+            errors.append({"field": ["transactions"], "message": f"Refund amount ${amount} is greater than net "
+                                                                 f"payment received ${o['total'] - refunded}"})
+        if (input.get("shipping") or {}).get("fullRefund") and o["shipping_refunded"]:
+            errors.append({"field": ["shipping"], "message": "Shipping has already been refunded"})
+        if errors:
+            return {"refund": None, "userErrors": errors}
+        if (input.get("shipping") or {}).get("fullRefund"):
+            o["shipping_refunded"] = True
+        refund = {"id": gid("Refund", 1000 + sum(len(p["refunds"]) for p in self.payable.values())),
+                  "amount": amount, "note": input.get("note"), "input": input}
+        o["refunds"].append(refund)
+        payload = {"refund": {"id": refund["id"], "totalRefundedSet": money(str(amount), o["currency"])},
+                   "userErrors": []}
+        self.idempotency[key] = payload
+        return payload
+
+    def _discount_create(self, info, basicCodeDiscount: dict):
+        d = basicCodeDiscount
+        if d["code"] in self.discounts:
+            return {"codeDiscountNode": None, "userErrors": [{"field": ["basicCodeDiscount", "code"], "code": "TAKEN",
+                                                              "message": "Code must be unique. Please try a different "
+                                                                         "code."}]}
+        pct = ((d.get("customerGets") or {}).get("value") or {}).get("percentage")
+        if pct is not None and not 0 <= pct <= 1:
+            return {"codeDiscountNode": None, "userErrors": [{"field": ["basicCodeDiscount", "customerGets"],
+                                                              "code": "VALUE_OUTSIDE_RANGE",
+                                                              "message": "Value must be between 0.0 and 1.0"}]}
+        node = {"id": gid("DiscountCodeNode", 500 + len(self.discounts)), "input": d}
+        self.discounts[d["code"]] = node
+        return {"codeDiscountNode": {"id": node["id"]}, "userErrors": []}
+
+    def _by_code(self, info, code: str):
+        node = self.discounts.get(code)
+        return {"id": node["id"]} if node else None
+
+    def _take_failure(self, query: str) -> str | None:
+        for i, f in enumerate(self.failures):
+            op, kind = f if isinstance(f, tuple) else (None, f)
+            if op is None or f"{op}(" in query:
+                del self.failures[i]
+                return kind
+        return None
+
     def handle(self, request: Request) -> Response:
         body = request.get_json(silent=True) or {}
         self.requests.append(body)
         if request.headers.get("X-Shopify-Access-Token") != self.token:
             return Response(json.dumps({"errors": "[API] Invalid API key or access token (unrecognized login or "
                                                   "wrong password)"}), 401, content_type="application/json")
-        if self.failures:
-            failure = self.failures.pop(0)
+        failure = self._take_failure(body.get("query") or "")
+        if failure == "timeout_after":
+            answer = self._answer(body)
+            time.sleep(self.timeout_seconds)
+            return answer
+        if failure:
             if failure == "429":
                 return Response("Too Many Requests", 429, headers={"Retry-After": "2.0"})
             if failure == "500":
@@ -137,6 +239,9 @@ class FakeShopify:
                     "extensions": {"cost": {**self._cost(752), "throttleStatus": {
                         "maximumAvailable": 2000.0, "currentlyAvailable": 52, "restoreRate": 100.0}}}}),
                     200, content_type="application/json")
+        return self._answer(body)
+
+    def _answer(self, body: dict) -> Response:
         try:
             document = parse(body.get("query") or "")
         except GraphQLError as exc:
@@ -144,8 +249,10 @@ class FakeShopify:
         errors = validate(admin_schema(), document)
         if errors:
             return self._errors(errors)
-        result = execute(admin_schema(), document, root_value={"orders": self._orders},
-                         variable_values=body.get("variables") or {})
+        self._variables = body.get("variables") or {}
+        root = {"orders": self._orders, "order": self._order, "codeDiscountNodeByCode": self._by_code,
+                "refundCreate": self._refund_create, "discountCodeBasicCreate": self._discount_create}
+        result = execute(admin_schema(), document, root_value=root, variable_values=body.get("variables") or {})
         if result.errors:
             return self._errors(result.errors)
         return Response(json.dumps({"data": result.data, "extensions": {"cost": self._cost(120)}}), 200,

@@ -1,15 +1,21 @@
 """A local WooCommerce store speaking wc/v3: the orders endpoint with its paging, filters and auth.
 
 Over plain HTTP WooCommerce accepts only OAuth 1.0a signed requests (HMAC-SHA256 with the consumer
-secret); this fake checks the signature the same way. Failures are scripted: "429", "500", "timeout".
+secret); this fake checks the signature the same way. Failures are scripted: "429", "500", "timeout",
+"timeout_after" (does the work, then answers too late); a failure may name its route: ("refunds", "500").
+
+Refunds are not idempotent, as in WooCommerce: the same request twice makes two refunds. A refund above
+what is left is refused (400); a coupon code is lower-cased and must be unique (400 when it exists).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections import OrderedDict
+from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from werkzeug import Request, Response
@@ -23,10 +29,17 @@ class FakeWooCommerce:
     def __init__(self, httpserver, key: str = KEY, secret: str = SECRET):
         self.key, self.secret = key, secret
         self.orders: dict[int, dict] = {}
-        self.failures: list[str] = []
+        self.refunds: dict[int, list[dict]] = {}
+        self.coupons: dict[str, dict] = {}
+        self.failures: list = []
         self.requests: list[dict] = []
         self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
         httpserver.expect_request(PATH, method="GET").respond_with_handler(self.handle)
+        refunds = re.compile(r"^/wp-json/wc/v3/orders/(\d+)/refunds$")
+        httpserver.expect_request(refunds, method="POST").respond_with_handler(self.create_refund)
+        httpserver.expect_request(refunds, method="GET").respond_with_handler(self.list_refunds)
+        httpserver.expect_request("/wp-json/wc/v3/coupons", method="POST").respond_with_handler(self.create_coupon)
+        httpserver.expect_request("/wp-json/wc/v3/coupons", method="GET").respond_with_handler(self.list_coupons)
         self.url = httpserver.url_for("/").rstrip("/")
 
     def add(self, order: dict) -> None:
@@ -39,8 +52,76 @@ class FakeWooCommerce:
             return False
         url = request.base_url
         expected = OAuth(url=url, consumer_key=self.key, consumer_secret=self.secret, version="wc/v3",
-                         method="GET").generate_oauth_signature(params, url)
+                         method=request.method).generate_oauth_signature(params, url)
         return given == expected
+
+    def _take_failure(self, route: str) -> str | None:
+        for i, f in enumerate(self.failures):
+            where, kind = f if isinstance(f, tuple) else (None, f)
+            if where is None or where == route:
+                del self.failures[i]
+                return kind
+        return None
+
+    def _guard(self, request: Request, route: str, work):
+        if not self._signed(request):
+            return self._error("woocommerce_rest_authentication_error", "Invalid signature - provided signature "
+                               "does not match.", 401)
+        failure = self._take_failure(route)
+        if failure == "429":
+            return Response("Too Many Requests", 429, headers={"Retry-After": "1"})
+        if failure == "500":
+            return self._error("internal_server_error", "There has been a critical error on this website.", 500)
+        if failure == "timeout":
+            time.sleep(self.timeout_seconds)
+        answer = work()
+        if failure == "timeout_after":
+            time.sleep(self.timeout_seconds)
+        return answer
+
+    @staticmethod
+    def _json(data, status: int = 200) -> Response:
+        return Response(json.dumps(data), status, content_type="application/json")
+
+    def create_refund(self, request: Request) -> Response:
+        order_id = int(request.path.split("/")[-2])
+
+        def work():
+            order = self.orders.get(order_id)
+            if order is None:
+                return self._error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
+            body = request.get_json()
+            amount = Decimal(str(body.get("amount", "0")))
+            done = sum((Decimal(r["amount"]) for r in self.refunds.get(order_id, [])), Decimal(0))
+            if amount <= 0 or amount > Decimal(order["total"]) - done:
+                return self._error("woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", 400)
+            refund = {"id": 900 + sum(len(v) for v in self.refunds.values()), "amount": str(amount),
+                      "reason": body.get("reason", ""), "refunded_payment": bool(body.get("api_refund", True)),
+                      "meta_data": body.get("meta_data") or [], "request": body}
+            self.refunds.setdefault(order_id, []).append(refund)
+            return self._json(refund, 201)
+        return self._guard(request, "refunds", work)
+
+    def list_refunds(self, request: Request) -> Response:
+        order_id = int(request.path.split("/")[-2])
+        return self._guard(request, "list_refunds", lambda: self._json(self.refunds.get(order_id, [])))
+
+    def create_coupon(self, request: Request) -> Response:
+        def work():
+            body = request.get_json()
+            code = str(body.get("code", "")).lower()
+            if code in self.coupons:
+                return self._error("woocommerce_rest_coupon_code_already_exists", "The coupon code already exists",
+                                   400)
+            coupon = {"id": 700 + len(self.coupons), **body, "code": code}
+            self.coupons[code] = coupon
+            return self._json(coupon, 201)
+        return self._guard(request, "coupons", work)
+
+    def list_coupons(self, request: Request) -> Response:
+        code = request.args.get("code", "").lower()
+        return self._guard(request, "list_coupons",
+                           lambda: self._json([c for k, c in self.coupons.items() if k == code]))
 
     @staticmethod
     def _error(code: str, message: str, status: int) -> Response:
@@ -53,8 +134,8 @@ class FakeWooCommerce:
         if not self._signed(request):
             return self._error("woocommerce_rest_authentication_error", "Invalid signature - provided signature "
                                "does not match.", 401)
-        if self.failures:
-            failure = self.failures.pop(0)
+        failure = self._take_failure("orders")
+        if failure:
             if failure == "429":
                 return Response("Too Many Requests", 429, headers={"Retry-After": "1"})
             if failure == "500":
