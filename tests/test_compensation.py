@@ -218,3 +218,32 @@ def test_a_deleted_order_cancels_what_was_still_waiting(app, client, shopify):
     [cancelled] = [c for c in comps(app) if c.action == "refund_percent"]
     assert cancelled.state == "cancelled"
     assert shopify.refunds_of(ORDER_ID) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_merchant_approves_or_cancels_from_the_command_line(app, client, shopify):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cfg = config(app)
+    env = {**os.environ, "DATABASE_URL": cfg.database_url, "REDIS_URL": cfg.redis_url,
+           "REDRESS_INSTANCE_DIR": str(cfg.instance_dir), "REDRESS_ENCRYPTION_KEYS": ",".join(cfg.encryption_keys)}
+    redress = str(Path(sys.executable).parent / "redress")
+
+    def cli(*args):
+        return subprocess.run([redress, "compensations", *args], env=env, capture_output=True, text=True, timeout=60)
+
+    lost_parcel(client)
+    run_worker(app)
+    [waiting] = [c for c in comps(app) if c.state == "awaiting_approval"]
+    approved = cli("approve", str(waiting.id))
+    assert approved.returncode == 0 and '"state": "planned"' in approved.stdout
+    run_worker(app)  # the approval enqueued the refund
+    assert [r["amount"] for r in shopify.refunds_of(ORDER_ID)] == [Decimal("404.95")]
+    again = cli("cancel", str(waiting.id))
+    assert again.returncode == 1 and "only planned or waiting ones can be cancelled" in again.stderr
+    missing = cli("approve", "999")
+    assert missing.returncode == 1 and "no compensation 999" in missing.stderr
+    assert cli("approve").returncode == 2
