@@ -69,6 +69,9 @@ class Connector(Protocol):
 
     def find_issued(self, access: ShopAccess, request: CompensationRequest, retry=None) -> str | None: ...
 
+    def subscribe_webhooks(self, access: ShopAccess, callback_url: str, secret: str | None = None,
+                           retry=None) -> list[str]: ...
+
 
 def hmac_sha256_b64_matches(body: bytes, signature: str | None, secrets: list[str]) -> bool:
     """base64(HMAC-SHA256(raw body)) compared in constant time against each candidate secret."""

@@ -211,3 +211,9 @@ def find_issued(access: ShopAccess, request: CompensationRequest, retry=None) ->
     if request.action.startswith("refund"):
         return admin.find_refund(client, request)
     return admin.find_coupon(client, request)
+
+
+def subscribe_webhooks(access: ShopAccess, callback_url: str, secret: str | None = None, retry=None) -> list[str]:
+    """Subscribe the order topics with webhookSubscriptionCreate (deliveries are signed with the app secret)."""
+    admin, client = _client(access, retry)
+    return admin.subscribe(client, callback_url)

@@ -340,3 +340,32 @@ def coupon(client: AdminClient, req) -> str:
 def find_coupon(client: AdminClient, req) -> str | None:
     node = client.execute(COUPON_BY_CODE_QUERY, {"code": req.code})["codeDiscountNodeByCode"]
     return node["id"] if node else None
+
+
+# -- webhook subscriptions ------------------------------------------------------------------------------------
+
+WEBHOOK_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "ORDERS_FULFILLED",
+                  "ORDERS_PARTIALLY_FULFILLED", "ORDERS_DELETE", "FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE",
+                  "FULFILLMENT_EVENTS_CREATE", "REFUNDS_CREATE", "APP_UNINSTALLED")
+
+SUBSCRIBE_MUTATION = """
+mutation RedressSubscribe($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id }
+    userErrors { field message }
+  }
+}
+"""
+
+
+def subscribe(client: AdminClient, uri: str) -> list[str]:
+    """Subscribe every topic Redress follows to `uri`; a topic already subscribed there is left as it is."""
+    made = []
+    for topic in WEBHOOK_TOPICS:
+        result = client.execute(SUBSCRIBE_MUTATION, {"topic": topic, "uri": uri})["webhookSubscriptionCreate"]
+        errors = [e["message"] for e in result["userErrors"]]
+        if errors and not all("already been taken" in m for m in errors):
+            raise Refused(f"Shopify refused the {topic} subscription: {'; '.join(errors)}")
+        if result["webhookSubscription"]:
+            made.append(result["webhookSubscription"]["id"])
+    return made

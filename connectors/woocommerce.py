@@ -207,3 +207,10 @@ def find_issued(access: ShopAccess, request: CompensationRequest, retry=None) ->
     if request.action.startswith("refund"):
         return woocommerce_api.find_refund(client, request)
     return woocommerce_api.find_coupon(client, request)
+
+
+def subscribe_webhooks(access: ShopAccess, callback_url: str, secret: str | None = None, retry=None) -> list[str]:
+    """Create the order webhooks, signed with the shop's webhook secret."""
+    if not secret:
+        raise ValueError("a WooCommerce webhook needs the shop's webhook secret")
+    return woocommerce_api.subscribe(_client(access, retry), callback_url, secret)

@@ -137,3 +137,23 @@ def find_coupon(client: StoreClient, req) -> str | None:
     resp = client.get("coupons", {"code": req.code.lower()})
     found = [c for c in resp.json() if str(c.get("code", "")).lower() == req.code.lower()]
     return f"coupon:{found[0]['id']}" if found else None
+
+
+# -- webhooks -------------------------------------------------------------------------------------------------
+
+WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted", "order.restored")
+
+
+def subscribe(client: StoreClient, delivery_url: str, secret: str) -> list[str]:
+    """Create the order webhooks (WooCommerce creates them active and pings them); existing ones are kept."""
+    existing = {(w.get("topic"), w.get("delivery_url")) for w in client.get("webhooks", {"per_page": 100}).json()}
+    made = []
+    for topic in WEBHOOK_TOPICS:
+        if (topic, delivery_url) in existing:
+            continue
+        resp = client.post("webhooks", {"name": f"Redress {topic}", "topic": topic, "delivery_url": delivery_url,
+                                        "secret": secret, "status": "active"})
+        if resp.status_code not in (200, 201):
+            raise Refused(f"the store refused the {topic} webhook: {_error(resp)}", status=resp.status_code)
+        made.append(str(resp.json()["id"]))
+    return made

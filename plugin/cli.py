@@ -153,11 +153,40 @@ def add_shopify(**kwargs):
 @click.option("--secret", required=True, help="REST API consumer secret (cs_…)")
 @click.option("--webhook-secret", default=None, help="secret set on the store's webhooks (generated if omitted)")
 @click.option("--timezone", default="UTC", show_default=True, help="the shop's time zone, e.g. Europe/Madrid")
+@click.option("--api-refund/--no-api-refund", default=True, show_default=True,
+              help="refund through the payment gateway (off: record refunds only, pay back by hand)")
 def add_woocommerce(**kwargs):
     """Connect a WooCommerce store with REST keys."""
     from plugin.shops import add_woocommerce
 
     _connect(add_woocommerce, **kwargs)
+
+
+@shops.command("subscribe")
+@click.argument("shop_id", type=int, metavar="ID")
+def shops_subscribe(shop_id):
+    """Subscribe the shop's order webhooks to this Redress (REDRESS_PUBLIC_URL)."""
+    import connectors
+    from connectors.http import PlatformError
+    from plugin import config, vault
+    from plugin.models import Shop
+    from plugin.reconcile import shop_access
+    from plugin.shops import shop_json
+
+    app, session = _session()
+    with session as s:
+        shop = s.get(Shop, shop_id)
+        if shop is None:
+            _fail(f"no shop {shop_id}")
+        cfg = config(app)
+        url = shop_json(shop, cfg)["webhook_url"]
+        try:
+            made = connectors.get(shop.platform).subscribe_webhooks(
+                shop_access(shop, vault(app), cfg.shopify_api_version), url,
+                secret=vault(app).decrypt(shop.webhook_secret), retry=cfg.platform_retry())
+        except (PlatformError, ValueError) as exc:
+            _fail(str(exc))
+        _print_json({"shop_id": shop.id, "webhook_url": url, "created": made})
 
 
 @shops.command("list")

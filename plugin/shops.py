@@ -85,7 +85,8 @@ def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, tok
 
 
 def add_woocommerce(session: Session, vault: Vault, cfg: Config, *, url: str, key: str, secret: str,
-                    webhook_secret: str | None = None, timezone: str = "UTC") -> tuple[Shop, str, str | None]:
+                    webhook_secret: str | None = None, timezone: str = "UTC",
+                    api_refund: bool = True) -> tuple[Shop, str, str | None]:
     base = check_store_url(url, cfg.allow_private_stores)
     check_timezone(timezone)
     if not key.startswith("ck_") or not secret.startswith("cs_"):
@@ -96,7 +97,7 @@ def add_woocommerce(session: Session, vault: Vault, cfg: Config, *, url: str, ke
         # The merchant pastes this into WooCommerce's webhook form; it is shown once, like the API token.
         webhook_secret = generated = secrets.token_urlsafe(32)
     shop, token = _create(session, vault, platform="woocommerce", domain=base, admin_url=None,
-                          credentials={"consumer_key": key, "consumer_secret": secret},
+                          credentials={"consumer_key": key, "consumer_secret": secret, "api_refund": api_refund},
                           webhook_secret=webhook_secret, timezone=timezone)
     return shop, token, generated
 

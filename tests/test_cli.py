@@ -84,7 +84,7 @@ def test_woocommerce_shop_prints_its_webhook_url_and_refuses_private_hosts(env):
     assert p.returncode == 1 and "private" in p.stderr
     env = {**env, "REDRESS_ALLOW_PRIVATE_STORES": "1", "REDRESS_PUBLIC_URL": "https://redress.example.com"}
     shop = json.loads(redress(env, "shops", "add", "woocommerce", "--url", "http://127.0.0.1:9/", "--key",
-                              "ck_1", "--secret", "cs_1", "--webhook-secret", "given").stdout)
+                              "ck_1", "--secret", "cs_1", "--webhook-secret", "given", "--no-api-refund").stdout)
     assert shop["webhook_url"] == f"https://redress.example.com/webhooks/woocommerce/{shop['id']}"
     assert "webhook_secret" not in shop  # given on the command line: never printed back
 

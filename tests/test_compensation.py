@@ -247,3 +247,16 @@ def test_the_merchant_approves_or_cancels_from_the_command_line(app, client, sho
     missing = cli("approve", "999")
     assert missing.returncode == 1 and "no compensation 999" in missing.stderr
     assert cli("approve").returncode == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_store_that_refunds_by_hand_gets_refunds_recorded_without_the_gateway(app, client, httpserver):
+    fake = FakeWooCommerce(httpserver)
+    shop_id, _ = connect_woocommerce(app, url=fake.url, api_refund=False)
+    use_app(app)
+    order = late_wc_order(total="129.35")
+    fake.add(order)
+    post_wc(client, shop_id, order)
+    run_worker(app)
+    [refund] = fake.refunds[727]
+    assert refund["request"]["api_refund"] is False and refund["refunded_payment"] is False

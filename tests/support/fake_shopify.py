@@ -92,6 +92,7 @@ class FakeShopify:
         self.payable: dict[str, dict] = {}  # order gid -> {"total", "shipping", "refunds": [...]}
         self.idempotency: dict[str, dict] = {}
         self.discounts: dict[str, dict] = {}
+        self.subscriptions: dict[tuple[str, str], str] = {}  # (topic, uri) -> id
         self.requests: list[dict] = []
         self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
         self.available = 2000
@@ -201,6 +202,15 @@ class FakeShopify:
         self.discounts[d["code"]] = node
         return {"codeDiscountNode": {"id": node["id"]}, "userErrors": []}
 
+    def _subscribe(self, info, topic: str, webhookSubscription: dict):
+        key = (topic, webhookSubscription["uri"])
+        if key in self.subscriptions:
+            return {"webhookSubscription": None, "userErrors": [
+                {"field": ["webhookSubscription", "callbackUrl"], "message": "Address for this topic has already "
+                                                                             "been taken"}]}
+        self.subscriptions[key] = gid("WebhookSubscription", 100 + len(self.subscriptions))
+        return {"webhookSubscription": {"id": self.subscriptions[key]}, "userErrors": []}
+
     def _by_code(self, info, code: str):
         node = self.discounts.get(code)
         return {"id": node["id"]} if node else None
@@ -251,7 +261,8 @@ class FakeShopify:
             return self._errors(errors)
         self._variables = body.get("variables") or {}
         root = {"orders": self._orders, "order": self._order, "codeDiscountNodeByCode": self._by_code,
-                "refundCreate": self._refund_create, "discountCodeBasicCreate": self._discount_create}
+                "refundCreate": self._refund_create, "discountCodeBasicCreate": self._discount_create,
+                "webhookSubscriptionCreate": self._subscribe}
         result = execute(admin_schema(), document, root_value=root, variable_values=body.get("variables") or {})
         if result.errors:
             return self._errors(result.errors)

@@ -31,6 +31,7 @@ class FakeWooCommerce:
         self.orders: dict[int, dict] = {}
         self.refunds: dict[int, list[dict]] = {}
         self.coupons: dict[str, dict] = {}
+        self.webhooks: list[dict] = []
         self.failures: list = []
         self.requests: list[dict] = []
         self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
@@ -40,6 +41,8 @@ class FakeWooCommerce:
         httpserver.expect_request(refunds, method="GET").respond_with_handler(self.list_refunds)
         httpserver.expect_request("/wp-json/wc/v3/coupons", method="POST").respond_with_handler(self.create_coupon)
         httpserver.expect_request("/wp-json/wc/v3/coupons", method="GET").respond_with_handler(self.list_coupons)
+        httpserver.expect_request("/wp-json/wc/v3/webhooks", method="POST").respond_with_handler(self.create_webhook)
+        httpserver.expect_request("/wp-json/wc/v3/webhooks", method="GET").respond_with_handler(self.list_webhooks)
         self.url = httpserver.url_for("/").rstrip("/")
 
     def add(self, order: dict) -> None:
@@ -117,6 +120,20 @@ class FakeWooCommerce:
             self.coupons[code] = coupon
             return self._json(coupon, 201)
         return self._guard(request, "coupons", work)
+
+    def create_webhook(self, request: Request) -> Response:
+        def work():
+            body = request.get_json()
+            if body.get("topic") not in ("order.created", "order.updated", "order.deleted", "order.restored"):
+                return self._error("rest_invalid_param", "Invalid parameter(s): topic", 400)
+            hook = {"id": 16 + len(self.webhooks), "status": "active", **body}
+            self.webhooks.append(hook)
+            return self._json({k: v for k, v in hook.items() if k != "secret"}, 201)
+        return self._guard(request, "webhooks", work)
+
+    def list_webhooks(self, request: Request) -> Response:
+        return self._guard(request, "list_webhooks",
+                           lambda: self._json([{k: v for k, v in h.items() if k != "secret"} for h in self.webhooks]))
 
     def list_coupons(self, request: Request) -> Response:
         code = request.args.get("code", "").lower()

@@ -65,10 +65,10 @@ def connect_shopify(app, secret: str | None = SHOP_SECRET, domain: str = SHOP_DO
         return shop.id, token
 
 
-def connect_woocommerce(app, url: str = "http://127.0.0.1:9", secret: str = WC_SECRET):
+def connect_woocommerce(app, url: str = "http://127.0.0.1:9", secret: str = WC_SECRET, api_refund: bool = True):
     with db(app).session() as s:
         shop, token, _ = add_woocommerce(s, vault(app), config(app), url=url, key="ck_test", secret="cs_test",
-                                         webhook_secret=secret)
+                                         webhook_secret=secret, api_refund=api_refund)
         s.commit()
         return shop.id, token
 
