@@ -37,7 +37,8 @@ def worker(app: Flask, burst: bool = False) -> bool:
     # SimpleWorker runs jobs in this process: no fork per job, so a batch job starts in microseconds
     # and keeps its database pool; every job is safe to run twice if the process dies mid-way.
     w = SimpleWorker([queue(conn, q) for q in QUEUES], connection=conn)
-    return w.work(burst=burst, logging_level="WARNING")
+    # The scheduler puts jobs waiting for a retry (a platform that failed) back on their queue in time.
+    return w.work(burst=burst, logging_level="WARNING", with_scheduler=not burst)
 
 
 def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
