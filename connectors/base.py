@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from plugin.facts import Change
+from plugin.facts import Change, ShopEvent
 
 
 class PayloadError(ValueError):
@@ -62,6 +62,8 @@ class Connector(Protocol):
     def topic(self, headers: dict[str, str]) -> str | None: ...
 
     def normalize(self, topic: str, payload: dict[str, Any], received_at: datetime) -> list[Change]: ...
+
+    def shop_event(self, topic: str, payload: dict[str, Any]) -> ShopEvent | None: ...
 
     def fetch_changed(self, access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage: ...
 

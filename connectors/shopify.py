@@ -26,7 +26,7 @@ from connectors.base import (
     text,
     when,
 )
-from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, TrackingEvent
+from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent, TrackingEvent
 
 name = "shopify"
 signature_header = "X-Shopify-Hmac-Sha256"
@@ -42,6 +42,23 @@ ORDER_TOPICS = {"orders/create", "orders/updated", "orders/paid", "orders/cancel
 
 def valid_shop_domain(domain: str) -> bool:
     return bool(SHOP_HOST.match(domain or ""))
+
+
+def shop_event(topic: str, payload: dict[str, Any]) -> ShopEvent | None:
+    """The app's uninstall and the mandatory privacy topics."""
+    if topic == "app/uninstalled":
+        return ShopEvent("uninstalled")
+    if topic == "shop/redact":
+        return ShopEvent("redact_shop")
+    if topic in ("customers/data_request", "customers/redact"):
+        customer = obj(payload.get("customer"), "customer")
+        ids = items(payload.get("orders_requested") if topic == "customers/data_request"
+                    else payload.get("orders_to_redact"), "orders")
+        request = obj(payload.get("data_request"), "data_request")
+        return ShopEvent("data_request" if topic == "customers/data_request" else "redact_customer",
+                         customer_email=text(customer.get("email")), order_ids=tuple(str(i) for i in ids),
+                         request_ref=text(request.get("id")))
+    return None
 
 
 def topic(headers: dict[str, str]) -> str | None:

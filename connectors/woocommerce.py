@@ -30,7 +30,7 @@ from connectors.base import (
     text,
     when,
 )
-from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment
+from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent
 
 name = "woocommerce"
 signature_header = "X-WC-Webhook-Signature"
@@ -45,6 +45,10 @@ TRACKSHIP = {
     "exception": "failure", "failed_attempt": "attempted_delivery", "return_to_sender": "returned_to_sender",
     "returned_to_sender": "returned_to_sender", "delivered": "delivered",
 }
+
+
+def shop_event(topic: str, payload: dict[str, Any]) -> ShopEvent | None:
+    return None  # WooCommerce has no uninstall or privacy topics for REST apps
 
 
 def topic(headers: dict[str, str]) -> str | None:

@@ -119,6 +119,16 @@ class OrderFacts:
         return _build(cls, data)
 
 
+@dataclass(frozen=True)
+class ShopEvent:
+    """Something a platform tells about the shop or a customer rather than an order."""
+
+    kind: str  # uninstalled | data_request | redact_customer | redact_shop
+    customer_email: str | None = None
+    order_ids: tuple[str, ...] = ()
+    request_ref: str | None = None
+
+
 @dataclass
 class Change:
     """One thing a delivery says about one order."""

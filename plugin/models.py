@@ -218,3 +218,16 @@ class Message(Base):
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("incident_id", "channel", "purpose"),)
+
+
+class DataExport(Base):
+    """What Redress holds about one customer, gathered for a data request, for the merchant to hand over."""
+
+    __tablename__ = "data_exports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    request_ref: Mapped[str | None] = mapped_column(String(100))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 
 import connectors
 from connectors.base import PayloadError
+from plugin import privacy
 from plugin.calendars import CalendarError
-from plugin.facts import OrderFacts
+from plugin.facts import OrderFacts, ShopEvent
 from plugin.incidents import Assessment, assess, family
 from plugin.ledger import plan_for_incident
 from plugin.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop, WebhookDelivery
@@ -61,17 +62,26 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
     result = BatchResult(deliveries=len(deliveries))
     shops = _shops(session, {d.shop_id for d in deliveries if d.shop_id is not None})
     parsed: list[tuple[WebhookDelivery, list]] = []
+    events: list[tuple[WebhookDelivery, Shop, ShopEvent]] = []
     for d in deliveries:
         shop = shops.get(d.shop_id) if d.shop_id is not None else None
         d.attempts += 1
-        if shop is None or not shop.active:
+        if shop is None:
             d.processed_at, d.error = now, "no active shop for this delivery"
             continue
         try:
             payload = json.loads(d.body)
             if not isinstance(payload, dict):
                 raise PayloadError("body is not a JSON object")
-            changes = connectors.get(shop.platform).normalize(d.topic, payload, d.received_at)
+            connector = connectors.get(shop.platform)
+            event = connector.shop_event(d.topic, payload)
+            if event is not None:
+                events.append((d, shop, event))  # privacy requests are honoured after uninstall too
+                continue
+            if not shop.active:
+                d.processed_at, d.error = now, "no active shop for this delivery"
+                continue
+            changes = connector.normalize(d.topic, payload, d.received_at)
         except Exception as exc:  # normalize is pure: whatever it raised concerns this delivery only
             # Verified but not understood: keep it, say why, never block the rows behind it.
             d.error = f"{type(exc).__name__}: {exc}"
@@ -104,7 +114,32 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
         result.resolved += applied.resolved
         result.compensations.extend(applied.compensations)
         result.orders += 1
+
+    # After the orders, so a redaction also covers what this very batch brought in.
+    deleted: set[int] = set()
+    for d, shop, event in events:
+        d.processed_at, d.error = now, None
+        if shop.id in deleted:
+            continue
+        apply_shop_event(session, shop, event, deliveries, now)
+        if event.kind == "redact_shop":
+            deleted.add(shop.id)
     return result
+
+
+def apply_shop_event(session: Session, shop: Shop, event: ShopEvent, batch: list[WebhookDelivery],
+                     now: datetime) -> None:
+    if event.kind == "uninstalled":
+        shop.active = False  # no more deliveries processed, no reconciliation; data stays until shop/redact
+    elif event.kind == "data_request":
+        privacy.export_customer(session, shop, event, now)
+    elif event.kind == "redact_customer":
+        privacy.erase_customer(session, shop, event)
+    elif event.kind == "redact_shop":
+        for d in batch:
+            if d.shop_id == shop.id:
+                d.shop_id = None  # the batch's own rows outlive the shop, marked processed
+        privacy.delete_shop(session, shop)
 
 
 def timing_for(shop: Shop) -> TimingPolicy:
