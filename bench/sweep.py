@@ -29,7 +29,7 @@ from connectors.http import Retry  # noqa: E402
 from plugin import config, db, vault  # noqa: E402
 from plugin.facts import OrderFacts  # noqa: E402
 from plugin.models import Shop  # noqa: E402
-from plugin.reconcile import reconcile_shop  # noqa: E402
+from plugin.reconcile import reconcile_shop, shop_access  # noqa: E402
 from plugin.shops import add_shopify, add_woocommerce  # noqa: E402
 from plugin.sweep import sweep_due_orders  # noqa: E402
 
@@ -97,8 +97,8 @@ def reconcile_pass(stack: Stack, platform: str, changed: int) -> float:
             s.commit()
             shop = s.get(Shop, shop.id)
             t = time.perf_counter()
-            result = reconcile_shop(s, db(stack.app).engine, shop, vault(stack.app), "2026-04", NOW,
-                                    retry=Retry(attempts=3))
+            access = shop_access(shop, vault(stack.app), "2026-04")
+            result = reconcile_shop(s, db(stack.app).engine, shop, access, NOW, retry=Retry(attempts=3))
             elapsed = time.perf_counter() - t
             assert result.finished and result.stored == changed, result
             return elapsed

@@ -234,3 +234,12 @@ def subscribe_webhooks(access: ShopAccess, callback_url: str, secret: str | None
     """Subscribe the order topics with webhookSubscriptionCreate (deliveries are signed with the app secret)."""
     admin, client = _client(access, retry)
     return admin.subscribe(client, callback_url)
+
+
+def refresh_credentials(access: ShopAccess, api_key: str, api_secret: str, shop_url: str = "https://{shop}") -> dict:
+    """New expiring offline tokens for the stored refresh token (which Shopify replaces every time)."""
+    from connectors import shopify_oauth
+
+    tokens = shopify_oauth.refresh(shop_url.format(shop=access.domain), access.credentials["refresh_token"],
+                                   api_key, api_secret)
+    return tokens.credentials()

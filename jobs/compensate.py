@@ -19,11 +19,11 @@ import connectors
 from connectors.base import CompensationRequest
 from connectors.http import PlatformError, Refused
 from jobs import get_app
-from plugin import config, db, redis_conn, vault
+from plugin import config, db, redis_conn
 from plugin.ledger import settle_incident
 from plugin.models import Compensation, Incident, Order
 from plugin.money import fmt
-from plugin.reconcile import shop_access
+from plugin.tokens import current_access
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -76,7 +76,7 @@ def _issue(app, compensation_id: int, retry) -> str:
 
         order = comp.incident.order
         shop = order.shop
-        access = shop_access(shop, vault(app), config(app).shopify_api_version)
+        access = current_access(app, s, shop)
         connector = connectors.get(shop.platform)
         request = request_for(comp, order)
         try:

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from connectors.http import PlatformError
 from jobs import get_app
-from plugin import config, db, redis_conn, vault
+from plugin import config, db, redis_conn
 from plugin.models import Shop
 from plugin.queue import request_drain
 from plugin.reconcile import reconcile_shop
+from plugin.tokens import current_access
 
 log = logging.getLogger(__name__)
 LOCK_SECONDS = 900
@@ -37,8 +38,8 @@ def run(shop_id: int | None = None, max_pages: int | None = None, retry=None) ->
                 results.append({"shop_id": shop.id, "skipped": "another pass is running"})
                 continue
             try:
-                r = reconcile_shop(s, db(app).engine, shop, vault(app), config(app).shopify_api_version,
-                                   datetime.now(UTC), max_pages=max_pages, retry=retry)
+                r = reconcile_shop(s, db(app).engine, shop, current_access(app, s, shop), datetime.now(UTC),
+                                   max_pages=max_pages, retry=retry)
                 results.append(r.__dict__)
             except PlatformError as exc:
                 s.rollback()

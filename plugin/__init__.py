@@ -28,9 +28,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["redress.redis"] = None
     app.extensions["redress.redis_factory"] = lambda: connect(config.redis_url, config.instance_dir)
 
-    from plugin import api, health, webhooks
+    from plugin import api, health, install, webhooks
 
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(install.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
 

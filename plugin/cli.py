@@ -170,8 +170,8 @@ def shops_subscribe(shop_id):
     from connectors.http import PlatformError
     from plugin import config, vault
     from plugin.models import Shop
-    from plugin.reconcile import shop_access
     from plugin.shops import shop_json
+    from plugin.tokens import current_access
 
     app, session = _session()
     with session as s:
@@ -182,7 +182,7 @@ def shops_subscribe(shop_id):
         url = shop_json(shop, cfg)["webhook_url"]
         try:
             made = connectors.get(shop.platform).subscribe_webhooks(
-                shop_access(shop, vault(app), cfg.shopify_api_version), url,
+                current_access(app, s, shop), url,
                 secret=vault(app).decrypt(shop.webhook_secret), retry=cfg.platform_retry())
         except (PlatformError, ValueError) as exc:
             _fail(str(exc))

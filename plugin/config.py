@@ -37,6 +37,8 @@ class Config:
     shopify_api_key: str | None = None
     shopify_api_secret: str | None = None
     shopify_api_version: str = "2026-04"
+    # Where a shop's own endpoints live (OAuth, Admin API); overridable for local development and tests.
+    shopify_shop_url: str = "https://{shop}"
     allow_private_stores: bool = False
     smtp_url: str | None = None
     max_webhook_bytes: int = MAX_WEBHOOK_BYTES
@@ -70,6 +72,7 @@ class Config:
         cfg.shopify_api_key = env.get("SHOPIFY_API_KEY") or None
         cfg.shopify_api_secret = env.get("SHOPIFY_API_SECRET") or None
         cfg.shopify_api_version = env.get("SHOPIFY_API_VERSION") or cfg.shopify_api_version
+        cfg.shopify_shop_url = env.get("SHOPIFY_SHOP_URL") or cfg.shopify_shop_url
         cfg.allow_private_stores = env.get("REDRESS_ALLOW_PRIVATE_STORES", "") in ("1", "true", "yes")
         cfg.smtp_url = env.get("SMTP_URL") or None
         cfg.platform_attempts = int(env.get("REDRESS_PLATFORM_ATTEMPTS") or cfg.platform_attempts)

@@ -44,7 +44,7 @@ def shop_access(shop: Shop, vault: Vault, api_version: str) -> ShopAccess:
                       api_version=api_version)
 
 
-def reconcile_shop(session: Session, engine: Engine, shop: Shop, vault: Vault, api_version: str, now: datetime,
+def reconcile_shop(session: Session, engine: Engine, shop: Shop, access: ShopAccess, now: datetime,
                    max_pages: int | None = None, retry=None) -> PassResult:
     result = PassResult(shop_id=shop.id)
     state = dict(shop.sync_state or {})
@@ -53,7 +53,6 @@ def reconcile_shop(session: Session, engine: Engine, shop: Shop, vault: Vault, a
         state = {"since": iso(since), "started_at": iso(now), "cursor": None}
     since = parse_iso(state["since"])
     connector = connectors.get(shop.platform)
-    access = shop_access(shop, vault, api_version)
     while max_pages is None or result.pages < max_pages:
         page = connector.fetch_changed(access, since, state.get("cursor"), retry=retry)
         for topic, body, key in page.deliveries:

@@ -130,3 +130,39 @@ def shop_json(shop: Shop, cfg: Config) -> dict[str, Any]:
     else:
         out["webhook_url"] = f"{cfg.public_url}/webhooks/woocommerce/{shop.id}"
     return out
+
+
+def install_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, credentials: dict[str, Any]) -> Shop:
+    """Create the shop on first install; on a reinstall, take the new tokens and switch it back on."""
+    domain = domain.strip().lower()
+    if not valid_shop_domain(domain):
+        raise ShopError(f"{domain!r} is not a shop host like my-store.myshopify.com")
+    shop = session.execute(select(Shop).where(Shop.platform == "shopify", Shop.domain == domain)).scalar_one_or_none()
+    admin_url = None
+    if cfg.shopify_shop_url != "https://{shop}":
+        admin_url = cfg.shopify_shop_url.format(shop=domain) + f"/admin/api/{cfg.shopify_api_version}/graphql.json"
+    if shop is None:
+        shop, _ = _create(session, vault, platform="shopify", domain=domain, admin_url=admin_url,
+                          credentials=credentials, webhook_secret=None, timezone="UTC")
+        return shop
+    shop.credentials = vault.encrypt(json.dumps(credentials))
+    shop.active = True
+    shop.admin_url = admin_url or shop.admin_url
+    return shop
+
+
+def connect_woocommerce_keys(session: Session, vault: Vault, cfg: Config, *, url: str, key: str,
+                             secret: str) -> Shop:
+    """The /wc-auth key callback: create the shop, or take the new keys on a repeated callback."""
+    base = check_store_url(url, cfg.allow_private_stores)
+    shop = session.execute(select(Shop).where(Shop.platform == "woocommerce", Shop.domain == base)).scalar_one_or_none()
+    credentials = {"consumer_key": key, "consumer_secret": secret, "api_refund": True}
+    if shop is None:
+        shop, _ = _create(session, vault, platform="woocommerce", domain=base, admin_url=None,
+                          credentials=credentials, webhook_secret=secrets.token_urlsafe(32), timezone="UTC")
+        return shop
+    old = json.loads(vault.decrypt(shop.credentials) or "{}")
+    shop.credentials = vault.encrypt(json.dumps({**old, **credentials, "api_refund": old.get("api_refund", True)}))
+    shop.active = True
+    # The webhook secret stays: webhooks already created with it keep verifying.
+    return shop

@@ -70,10 +70,10 @@ def sqlite_url(tmp_path, sqlite_template):
 def make_config(tmp_path: Path, database_url: str, redis_url: str, **extra) -> Config:
     inst = tmp_path / "instance"
     inst.mkdir(exist_ok=True)
-    return Config(instance_dir=inst, database_url=database_url, redis_url=redis_url,
-                  secret_key="test-secret-key", encryption_keys=[generate_key()],
-                  shopify_api_secret=APP_SECRET, allow_private_stores=True, platform_attempts=1,
-                  platform_timeout=0.5, **extra)
+    settings = dict(secret_key="test-secret-key", encryption_keys=[generate_key()], shopify_api_secret=APP_SECRET,
+                    allow_private_stores=True, platform_attempts=1, platform_timeout=0.5)
+    settings.update(extra)
+    return Config(instance_dir=inst, database_url=database_url, redis_url=redis_url, **settings)
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_throttling_429_500_and_timeouts_are_waited_out(app, shopify):
 
 
 def test_a_refused_token_is_reported_not_retried(app, shopify):
-    shopify.token = "another-token"
+    shopify.token, shopify.tokens = "another-token", set()
     [result] = reconcile.run(retry=fast_retry())
     assert "refused the access token" in result["error"]
     assert len(shopify.requests) == 1

@@ -97,7 +97,14 @@ class FakeShopify:
         self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
         self.available = 2000
         httpserver.expect_request(PATH, method="POST").respond_with_handler(self.handle)
+        httpserver.expect_request("/admin/oauth/access_token", method="POST").respond_with_handler(self.oauth_token)
         self.endpoint = httpserver.url_for(PATH)
+        self.base = httpserver.url_for("").rstrip("/")
+        self.tokens = {token}
+        self.codes: set[str] = set()
+        self.refresh_tokens: set[str] = set()
+        self.token_requests: list[dict] = []
+        self.client_id, self.client_secret = "app-key", "app-secret-for-tests"
 
     def add(self, node: dict) -> None:
         self.orders[node["legacyResourceId"]] = node
@@ -125,6 +132,28 @@ class FakeShopify:
         return {"requestedQueryCost": cost, "actualQueryCost": cost,
                 "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": self.available,
                                    "restoreRate": 100.0}}
+
+    # -- OAuth: authorization codes and expiring offline tokens -------------------------------------------------
+    def oauth_token(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        self.token_requests.append(body)
+        if body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
+            return Response(json.dumps({"error": "invalid_client"}), 401, content_type="application/json")
+        if body.get("grant_type") == "refresh_token":
+            if body.get("refresh_token") not in self.refresh_tokens:
+                return Response(json.dumps({"error": "invalid_grant"}), 400, content_type="application/json")
+            self.refresh_tokens.discard(body["refresh_token"])  # single use: a new one replaces it
+        elif body.get("code") not in self.codes or body.get("expiring") != 1:
+            return Response(json.dumps({"error": "invalid_request"}), 400, content_type="application/json")
+        else:
+            self.codes.discard(body["code"])
+        n = len(self.token_requests)
+        access, refresh = f"shpat_issued_{n}", f"shprt_issued_{n}"
+        self.tokens.add(access)
+        self.refresh_tokens.add(refresh)
+        return Response(json.dumps({"access_token": access, "scope": "read_orders,write_orders", "expires_in": 3600,
+                                    "refresh_token": refresh, "refresh_token_expires_in": 7776000}),
+                        200, content_type="application/json")
 
     # -- money ----------------------------------------------------------------------------------------------
     def add_payable_order(self, order_id: str, total: str, shipping: str, currency: str = "USD") -> None:
@@ -226,7 +255,7 @@ class FakeShopify:
     def handle(self, request: Request) -> Response:
         body = request.get_json(silent=True) or {}
         self.requests.append(body)
-        if request.headers.get("X-Shopify-Access-Token") != self.token:
+        if request.headers.get("X-Shopify-Access-Token") not in self.tokens | {self.token}:
             return Response(json.dumps({"errors": "[API] Invalid API key or access token (unrecognized login or "
                                                   "wrong password)"}), 401, content_type="application/json")
         failure = self._take_failure(body.get("query") or "")

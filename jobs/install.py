@@ -1,0 +1,22 @@
+"""After an install or connect: subscribe the shop's webhooks to this Redress."""
+
+from __future__ import annotations
+
+import connectors
+from jobs import get_app
+from plugin import config, db, vault
+from plugin.models import Shop
+from plugin.shops import shop_json
+from plugin.tokens import current_access
+
+
+def subscribe(shop_id: int) -> list[str]:
+    app = get_app()
+    with db(app).session() as s:
+        shop = s.get(Shop, shop_id)
+        if shop is None or not shop.active:
+            return []
+        url = shop_json(shop, config(app))["webhook_url"]
+        return connectors.get(shop.platform).subscribe_webhooks(
+            current_access(app, s, shop), url, secret=vault(app).decrypt(shop.webhook_secret),
+            retry=config(app).platform_retry())
