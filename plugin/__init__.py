@@ -20,6 +20,10 @@ def create_app(config: Config | None = None) -> Flask:
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_webhook_bytes,
         REDRESS=config,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=7 * 86400,
     )
     app.extensions["redress.db"] = Database(config.database_url)
     app.extensions["redress.vault"] = Vault(config.encryption_keys)
@@ -28,10 +32,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["redress.redis"] = None
     app.extensions["redress.redis_factory"] = lambda: connect(config.redis_url, config.instance_dir)
 
-    from plugin import api, health, install, webhooks
+    from plugin import api, health, install, settings, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
+    app.register_blueprint(settings.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
 

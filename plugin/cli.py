@@ -189,6 +189,21 @@ def shops_subscribe(shop_id):
         _print_json({"shop_id": shop.id, "webhook_url": url, "created": made})
 
 
+@shops.command("login-link")
+@click.argument("shop_id", type=int, metavar="ID")
+def shops_login_link(shop_id):
+    """Print a one-time link (valid one hour) that signs the merchant in to the shop's settings page."""
+    from plugin import auth
+    from plugin.models import Shop
+
+    app, session = _session()
+    with session as s:
+        if s.get(Shop, shop_id) is None:
+            _fail(f"no shop {shop_id}")
+    with app.test_request_context():
+        click.echo(auth.login_link(shop_id))
+
+
 @shops.command("list")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def shops_list(as_json):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from connectors.http import PlatformError
 from connectors.shopify import valid_shop_domain
 from connectors.shopify_oauth import authorize_url, exchange_code, query_hmac_ok
-from plugin import config, db, redis_conn, vault
+from plugin import auth, config, db, redis_conn, vault
 from plugin.queue import queue
 from plugin.shops import ShopError, check_store_url, connect_woocommerce_keys, install_shopify
 
@@ -106,6 +106,7 @@ def shopify_callback():
     except OperationalError:
         return _refuse("Redress cannot reach its database right now; please try again in a minute.", 503)
     _enqueue_subscribe(shop_id)
+    auth.sign_in(shop_id)  # Shopify just vouched for this merchant: take them to their settings
     resp = Response(render_template("installed.html", shop=shop, platform="Shopify"))
     resp.delete_cookie(STATE_COOKIE)
     return resp

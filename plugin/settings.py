@@ -1,0 +1,71 @@
+"""The merchant's settings page: compensation rules, caps, timing and business hours, with a 90-day preview."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
+
+from plugin import auth
+from plugin.incidents import KINDS, RESPONSIBILITIES
+from plugin.policy import default_policy
+from plugin.preview import preview
+from plugin.rules import APPROVAL, parse_policy
+from plugin.settings_form import COUPONS, REFUNDS, policy_from_form, rules_for_form
+from plugin.timing import DEFAULT_TIMING
+
+bp = Blueprint("settings", __name__)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, status=200) -> Response:
+    shop = g.shop
+    now = datetime.now(UTC)
+    s = g.db_session
+    current = preview(s, shop, parse_policy(shop.policy or default_policy()), now)
+    after = preview(s, shop, parse_policy(proposed), now) if proposed is not None else None
+    html = render_template(
+        "settings.html", shop=shop, rules=rules_for_form(policy), caps=policy.get("caps") or {},
+        timing={**DEFAULT_TIMING, **(policy.get("timing") or {})}, timezone=timezone, problems=list(problems),
+        saved=saved, kinds=KINDS, responsibilities=RESPONSIBILITIES, refunds=REFUNDS, coupons=COUPONS,
+        approvals=APPROVAL, weekdays=WEEKDAYS, csrf=session.get("csrf"), current=current, after=after)
+    return Response(html, status)
+
+
+@bp.get("/login/<ticket>")
+def login(ticket: str):
+    shop_id = auth.redeem(ticket)
+    if shop_id is None:
+        message = "This sign-in link has expired or was already used. Ask for a new one."
+        return Response(render_template("install_error.html", message=message), 401)
+    auth.sign_in(shop_id)
+    return redirect(url_for("settings.settings"))
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("health.index"))
+
+
+@bp.get("/settings")
+@auth.require_shop
+def settings():
+    return _page(g.shop.policy or default_policy(), g.shop.timezone, saved=request.args.get("saved") == "1")
+
+
+@bp.post("/settings")
+@auth.require_shop
+def save():
+    auth.check_csrf()
+    stored = g.shop.policy or default_policy()
+    policy, timezone, problems = policy_from_form(request.form, stored)
+    if problems:
+        return _page(policy, timezone, problems=problems, status=400)
+    if request.form.get("intent") == "preview":
+        return _page(policy, timezone, proposed=policy)
+    g.shop.policy = policy
+    g.shop.timezone = timezone
+    g.db_session.commit()
+    current_app.logger.info("shop %s saved its settings", g.shop.id)
+    return redirect(url_for("settings.settings", saved=1))
