@@ -26,13 +26,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Debian packages the tests use: PostgreSQL (the tests start throwaway servers of their own, so the
-# cluster the package starts is stopped again).
+# cluster the package starts is stopped again) and Chromium (driven by Playwright in the browser tests).
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 system-packages:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "installing Debian's postgresql"; \
+	@need=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	[ -x /usr/bin/chromium ] || need="$$need chromium"; \
+	if [ -n "$$need" ]; then \
+	  echo "installing Debian packages:$$need"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$need && \
 	  ($(SUDO) service postgresql stop >/dev/null 2>&1 || true); \
 	fi
 

@@ -98,6 +98,7 @@ class FakeShopify:
         self.available = 2000
         httpserver.expect_request(PATH, method="POST").respond_with_handler(self.handle)
         httpserver.expect_request("/admin/oauth/access_token", method="POST").respond_with_handler(self.oauth_token)
+        httpserver.expect_request("/admin/oauth/authorize", method="GET").respond_with_handler(self.authorize)
         self.endpoint = httpserver.url_for(PATH)
         self.base = httpserver.url_for("").rstrip("/")
         self.tokens = {token}
@@ -105,6 +106,7 @@ class FakeShopify:
         self.refresh_tokens: set[str] = set()
         self.token_requests: list[dict] = []
         self.client_id, self.client_secret = "app-key", "app-secret-for-tests"
+        self.shop_domain = "snowdevil.myshopify.com"
 
     def add(self, node: dict) -> None:
         self.orders[node["legacyResourceId"]] = node
@@ -134,6 +136,23 @@ class FakeShopify:
                                    "restoreRate": 100.0}}
 
     # -- OAuth: authorization codes and expiring offline tokens -------------------------------------------------
+    def authorize(self, request: Request) -> Response:
+        """The merchant approves the app at once: back to the app with a code, signed like Shopify signs it."""
+        import hashlib
+        import hmac as hmac_mod
+        from urllib.parse import urlencode
+
+        args = request.args
+        if args.get("client_id") != self.client_id:
+            return Response("unknown app", 400)
+        code = f"code-{len(self.codes) + 1}"
+        self.codes.add(code)
+        params = {"code": code, "shop": self.shop_domain, "state": args.get("state", ""),
+                  "timestamp": str(int(time.time()))}
+        message = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+        params["hmac"] = hmac_mod.new(self.client_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+        return Response("", 302, headers={"Location": f"{args['redirect_uri']}?{urlencode(params)}"})
+
     def oauth_token(self, request: Request) -> Response:
         body = request.get_json(silent=True) or {}
         self.token_requests.append(body)

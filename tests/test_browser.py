@@ -1,0 +1,124 @@
+"""In a real browser (Playwright driving Debian's Chromium): install from Shopify, change a rule, see it applied."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from plugin.crypto import generate_key
+from tests.support.fake_shopify import FakeShopify
+from tests.support.pg import _free_port
+from tests.support.platforms import shopify_order, sign
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+REDRESS = str(Path(sys.executable).parent / "redress")
+SHOP = "snowdevil.myshopify.com"
+SECRET = "app-secret-for-tests"
+
+
+@pytest.fixture
+def server(tmp_path, redis_server, sqlite_url, httpserver):
+    fake = FakeShopify(httpserver)
+    for order_id in ("1001", "1002"):
+        fake.add_payable_order(order_id, total="100.00", shipping="10.00")
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "REDIS_URL": redis_server,
+           "REDRESS_INSTANCE_DIR": str(tmp_path / "instance"), "REDRESS_ENCRYPTION_KEYS": generate_key(),
+           "REDRESS_SECRET_KEY": "browser-test", "SHOPIFY_API_KEY": "app-key", "SHOPIFY_API_SECRET": SECRET,
+           "SHOPIFY_SHOP_URL": fake.base, "REDRESS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "REDRESS_ALLOW_PRIVATE_STORES": "1", "REDRESS_PLATFORM_ATTEMPTS": "2", "REDRESS_PLATFORM_TIMEOUT": "2"}
+    web = subprocess.Popen([REDRESS, "web", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield base, env, fake
+    web.terminate()
+    web.wait(10)
+
+
+@pytest.fixture
+def page():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        pg = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield pg
+        browser.close()
+
+
+def install_link(base: str) -> str:
+    params = {"shop": SHOP, "timestamp": str(int(time.time()))}
+    message = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    params["hmac"] = hmac.new(SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return f"{base}/auth/shopify?{urlencode(params)}"
+
+
+def late_order(base: str, env: dict, order_id: int) -> None:
+    """A shop-fault incident: an order of 100.00 (10.00 shipping) paid ten days ago and never shipped."""
+    long_ago = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+    body = json.dumps(shopify_order(id=order_id, name=f"#{order_id}", cancelled_at=None, cancel_reason=None,
+                                    financial_status="paid", total_price="100.00", processed_at=long_ago,
+                                    created_at=long_ago)).encode()
+    r = requests.post(f"{base}/webhooks/shopify", data=body, timeout=5, headers={
+        "X-Shopify-Topic": "orders/paid", "X-Shopify-Hmac-Sha256": sign(body, SECRET), "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-Webhook-Id": f"browser-{order_id}", "Content-Type": "application/json"})
+    assert r.status_code == 200
+    subprocess.run([REDRESS, "worker", "--burst"], env=env, check=True, timeout=120)
+
+
+def test_install_change_the_coupon_to_15_percent_preview_and_the_next_incident_gets_it(server, page):
+    base, env, fake = server
+    # The admin clicks "Install" in Shopify: Shopify opens our app URL, the merchant approves, we come back.
+    page.goto(install_link(base))
+    page.get_by_text("Redress is connected to snowdevil.myshopify.com").wait_for()
+    late_order(base, env, 1001)  # an earlier incident, compensated under the default 10 % rule
+    assert [d["input"]["customerGets"]["value"] for d in fake.discounts.values()] == [{"percentage": 0.1}]
+
+    page.get_by_role("link", name="Review your compensation rules").click()
+    page.get_by_role("heading", name=f"Settings for {SHOP}").wait_for()
+    assert page.locator("#preview-current-cost").inner_text() == "20.00 USD"  # 10.00 shipping + 10 % of 100.00
+    coupon = page.locator('input[name="rule-0-coupon_value"]')
+    assert coupon.input_value() == "10"
+    coupon.fill("15")
+    page.get_by_role("button", name="Preview the last 90 days").click()
+    assert page.locator("#preview-after-cost").inner_text() == "25.00 USD"
+    page.screenshot(path=str(DOCS / "settings-preview.png"), full_page=True)
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").get_by_text("Your settings are saved").wait_for()
+    page.screenshot(path=str(DOCS / "settings.png"), full_page=True)
+
+    late_order(base, env, 1002)  # the next shop-fault incident
+    assert [d["input"]["customerGets"]["value"] for d in fake.discounts.values()] == [
+        {"percentage": 0.1}, {"percentage": 0.15}]
+
+
+def test_an_invalid_rule_is_refused_on_the_page_with_its_message(server, page):
+    base, _, _ = server
+    page.goto(install_link(base))
+    page.get_by_role("link", name="Review your compensation rules").click()
+    page.locator('input[name="rule-1-coupon_value"]').fill("150")
+    page.get_by_role("button", name="Save").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "Nothing was saved" in alert.inner_text()
+    assert "percent must be a percentage from 0.01 to 100, not 150" in alert.inner_text()
+    page.screenshot(path=str(DOCS / "settings-invalid-rule.png"), full_page=True)
