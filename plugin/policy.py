@@ -10,6 +10,9 @@ from plugin.timing import DEFAULT_TIMING
 DEFAULT_POLICY: dict[str, Any] = {
     # The shop's time zone lives on the shop itself; this is the rest of its calendar and deadlines.
     "timing": DEFAULT_TIMING,
+    # How customers can reach the shop (shown in messages and on the status page) and the languages spoken.
+    "contact": {"email": "", "phone": "", "whatsapp": ""},
+    "languages": ["en", "es"],
     "caps": {"per_order_percent_of_total": "30", "approval_above": "50"},
     "rules": [
         {"name": "Shop fault: refund shipping and a 10 % coupon",

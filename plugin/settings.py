@@ -11,7 +11,7 @@ from plugin.incidents import KINDS, RESPONSIBILITIES
 from plugin.policy import default_policy
 from plugin.preview import preview
 from plugin.rules import APPROVAL, parse_policy
-from plugin.settings_form import COUPONS, REFUNDS, policy_from_form, rules_for_form
+from plugin.settings_form import COUPONS, LANGUAGES, REFUNDS, policy_from_form, rules_for_form
 from plugin.timing import DEFAULT_TIMING
 
 bp = Blueprint("settings", __name__)
@@ -28,7 +28,8 @@ def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, 
         "settings.html", shop=shop, rules=rules_for_form(policy), caps=policy.get("caps") or {},
         timing={**DEFAULT_TIMING, **(policy.get("timing") or {})}, timezone=timezone, problems=list(problems),
         saved=saved, kinds=KINDS, responsibilities=RESPONSIBILITIES, refunds=REFUNDS, coupons=COUPONS,
-        approvals=APPROVAL, weekdays=WEEKDAYS, csrf=session.get("csrf"), current=current, after=after)
+        approvals=APPROVAL, weekdays=WEEKDAYS, csrf=session.get("csrf"), current=current, after=after,
+        contact=policy.get("contact") or {}, languages=policy.get("languages") or ["en"], all_languages=LANGUAGES)
     return Response(html, status)
 
 

@@ -12,6 +12,9 @@ from plugin.rules import PolicyError, parse_policy
 from plugin.timing import DEFAULT_TIMING, TimingPolicy
 
 REFUNDS = ("refund_shipping", "refund_amount", "refund_percent")
+LANGUAGES = {"en": "English", "es": "Español"}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
 COUPONS = ("coupon_percent", "coupon_amount")
 
 
@@ -103,7 +106,16 @@ def policy_from_form(form: MultiDict, stored: dict[str, Any]) -> tuple[dict[str,
     timing["business_days"] = [int(d) for d in form.getlist("timing-business_days") if d.isdigit()]
     timing["holidays"] = _words(form.get("timing-holidays", ""))
     timezone = (form.get("timezone") or "UTC").strip()
-    policy = {**stored, "rules": rules, "caps": caps, "timing": timing}
+    contact = {k: (form.get(f"contact-{k}") or "").strip() for k in ("email", "phone", "whatsapp")}
+    if contact["email"] and not EMAIL.match(contact["email"]):
+        problems.append(f"The contact email {contact['email']!r} is not an email address")
+    for k, label in (("phone", "phone number"), ("whatsapp", "WhatsApp number")):
+        if contact[k] and not PHONE.match(contact[k]):
+            problems.append(f"The {label} may hold only digits, spaces, dashes and a leading +")
+    languages = [lang for lang in form.getlist("languages") if lang in LANGUAGES]
+    if not languages:
+        problems.append("Choose at least one language to write to customers in")
+    policy = {**stored, "rules": rules, "caps": caps, "timing": timing, "contact": contact, "languages": languages}
     try:
         parse_policy(policy)
     except PolicyError as exc:

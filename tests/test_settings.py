@@ -136,3 +136,20 @@ def test_shop_a_can_neither_see_nor_change_shop_b(app, client):
     assert [i["order"]["number"] for i in seen_by_b] == ["#77"]
     with db(app).session() as s:
         assert s.execute(select(Incident)).scalar_one().shop_id == b
+
+
+def test_contact_channels_and_languages_are_validated_and_saved(app, client):
+    shop_id, _ = connect_shopify(app)
+    sign_in(app, client, shop_id)
+    data = form_of(client.get("/settings").get_data(as_text=True))
+    data.update({"contact-email": ["not-an-email"], "contact-whatsapp": ["call me"], "languages": []})
+    page = client.post("/settings", data={**data, "intent": "save"}).get_data(as_text=True)
+    assert "is not an email address" in page and "WhatsApp number may hold only digits" in page
+    assert "at least one language" in page
+    data.update({"contact-email": ["help@shop.example"], "contact-phone": ["+34 910 000 000"],
+                 "contact-whatsapp": ["+34600000000"], "languages": ["es"]})
+    assert client.post("/settings", data={**data, "intent": "save"}).status_code == 302
+    with db(app).session() as s:
+        policy = s.get(Shop, shop_id).policy
+    assert policy["contact"] == {"email": "help@shop.example", "phone": "+34 910 000 000", "whatsapp": "+34600000000"}
+    assert policy["languages"] == ["es"]
