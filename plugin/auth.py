@@ -44,14 +44,18 @@ def sign_in(shop_id: int) -> None:
     session.permanent = True
 
 
+def g_session():
+    """This request's database session (closed when the request ends)."""
+    if g.get("db_session") is None:
+        g.db_session = db(current_app).sessions()
+    return g.db_session
+
+
 def current_shop() -> Shop | None:
     shop_id = session.get("shop_id")
     if shop_id is None:
         return None
-    s = g.get("db_session")
-    if s is None:
-        s = g.db_session = db(current_app).sessions()
-    shop = s.get(Shop, shop_id)
+    shop = g_session().get(Shop, shop_id)
     return shop if shop is not None and shop.active else None
 
 

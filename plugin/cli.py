@@ -140,6 +140,7 @@ def _connect(add, **kwargs) -> None:
 @click.option("--admin-url", default=None, help="override the Admin GraphQL endpoint")
 @click.option("--webhook-secret", default=None, help="secret that signs this shop's webhooks")
 @click.option("--timezone", default="UTC", show_default=True, help="the shop's time zone, e.g. Europe/Madrid")
+@click.option("--owner-email", default=None, help="where sign-in links for the settings page are sent")
 def add_shopify(**kwargs):
     """Connect a Shopify store with a custom-app token."""
     from plugin.shops import add_shopify
@@ -155,6 +156,7 @@ def add_shopify(**kwargs):
 @click.option("--timezone", default="UTC", show_default=True, help="the shop's time zone, e.g. Europe/Madrid")
 @click.option("--api-refund/--no-api-refund", default=True, show_default=True,
               help="refund through the payment gateway (off: record refunds only, pay back by hand)")
+@click.option("--owner-email", default=None, help="where sign-in links for the settings page are sent")
 def add_woocommerce(**kwargs):
     """Connect a WooCommerce store with REST keys."""
     from plugin.shops import add_woocommerce

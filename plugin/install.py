@@ -16,7 +16,7 @@ from connectors.shopify import valid_shop_domain
 from connectors.shopify_oauth import authorize_url, exchange_code, query_hmac_ok
 from plugin import auth, config, db, redis_conn, vault
 from plugin.queue import queue
-from plugin.shops import ShopError, check_store_url, connect_woocommerce_keys, install_shopify
+from plugin.shops import ShopError, check_email, check_store_url, connect_woocommerce_keys, install_shopify
 
 log = logging.getLogger(__name__)
 bp = Blueprint("install", __name__)
@@ -123,7 +123,12 @@ def woocommerce_connect():
     except ShopError as exc:
         return Response(render_template("connect_woocommerce.html", error=str(exc), store_url=store_url), 400)
     # user_id travels to the store and back in the key callback: signed, it proves which store we asked.
-    ticket = _signer("wc-connect").dumps({"store": base})
+    email = (request.args.get("email") or "").strip().lower() or None
+    try:
+        check_email(email)
+    except ShopError as exc:
+        return Response(render_template("connect_woocommerce.html", error=str(exc), store_url=store_url), 400)
+    ticket = _signer("wc-connect").dumps({"store": base, "email": email})
     return redirect(f"{base}/wc-auth/v1/authorize?" + urlencode({
         "app_name": "Redress", "scope": "read_write", "user_id": ticket,
         "return_url": f"{cfg.public_url}/connect/woocommerce/done",
@@ -147,7 +152,8 @@ def woocommerce_callback():
     cfg = config(current_app)
     try:
         with db(current_app).session() as s:
-            shop = connect_woocommerce_keys(s, vault(current_app), cfg, url=ticket["store"], key=key, secret=secret)
+            shop = connect_woocommerce_keys(s, vault(current_app), cfg, url=ticket["store"], key=key, secret=secret,
+                                            owner_email=ticket.get("email"))
             s.commit()
             shop_id = shop.id
     except ShopError as exc:

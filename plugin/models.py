@@ -80,6 +80,7 @@ class Shop(Base):
     webhook_secret: Mapped[str | None] = mapped_column(Text)  # Fernet token
     api_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     admin_url: Mapped[str | None] = mapped_column(String(500))
+    owner_email: Mapped[str | None] = mapped_column(String(320), index=True)  # where sign-in links go
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
+from sqlalchemy import func, select
 
-from plugin import auth
+from plugin import auth, config, mailer, redis_conn
 from plugin.incidents import KINDS, RESPONSIBILITIES
+from plugin.models import Shop
 from plugin.policy import default_policy
 from plugin.preview import preview
 from plugin.rules import APPROVAL, parse_policy
-from plugin.settings_form import COUPONS, LANGUAGES, REFUNDS, policy_from_form, rules_for_form
+from plugin.settings_form import COUPONS, EMAIL, LANGUAGES, REFUNDS, policy_from_form, rules_for_form
+from plugin.shops import ShopError, check_email
 from plugin.timing import DEFAULT_TIMING
 
 bp = Blueprint("settings", __name__)
@@ -21,7 +25,7 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, status=200) -> Response:
     shop = g.shop
     now = datetime.now(UTC)
-    s = g.db_session
+    s = auth.g_session()
     current = preview(s, shop, parse_policy(shop.policy or default_policy()), now)
     after = preview(s, shop, parse_policy(proposed), now) if proposed is not None else None
     html = render_template(
@@ -43,6 +47,32 @@ def login(ticket: str):
     return redirect(url_for("settings.settings"))
 
 
+@bp.get("/login")
+def login_form():
+    session.setdefault("csrf", secrets.token_urlsafe(24))
+    return render_template("login.html", csrf=session["csrf"], sent=False, error=None)
+
+
+@bp.post("/login")
+def login_request():
+    auth.check_csrf()
+    email = (request.form.get("email") or "").strip().lower()
+    if not EMAIL.match(email):
+        return Response(render_template("login.html", csrf=session["csrf"], sent=False,
+                                        error="Please enter the email address you gave Redress."), 400)
+    # The same answer whether or not the address is known: nobody learns who our merchants are.
+    if redis_conn(current_app).set(f"redress:login-mail:{email}", "1", nx=True, ex=60):
+        shops = auth.g_session().execute(select(Shop).where(func.lower(Shop.owner_email) == email,
+                                                       Shop.active.is_(True))).scalars().all()
+        for shop in shops:
+            try:
+                mailer.send(config(current_app).smtp_url, email, "Your Redress sign-in link", render_template(
+                    "login_email.txt", shop=shop, link=auth.login_link(shop.id)))
+            except mailer.MailError:
+                current_app.logger.error("could not send the sign-in link of shop %s", shop.id, exc_info=True)
+    return render_template("login.html", csrf=session["csrf"], sent=True, error=None)
+
+
 @bp.post("/logout")
 def logout():
     session.clear()
@@ -61,12 +91,17 @@ def save():
     auth.check_csrf()
     stored = g.shop.policy or default_policy()
     policy, timezone, problems = policy_from_form(request.form, stored)
+    try:
+        owner_email = check_email(request.form.get("owner-email"))
+    except ShopError as exc:
+        problems.append(str(exc).capitalize())
     if problems:
         return _page(policy, timezone, problems=problems, status=400)
     if request.form.get("intent") == "preview":
         return _page(policy, timezone, proposed=policy)
     g.shop.policy = policy
     g.shop.timezone = timezone
-    g.db_session.commit()
+    g.shop.owner_email = owner_email
+    auth.g_session().commit()
     current_app.logger.info("shop %s saved its settings", g.shop.id)
     return redirect(url_for("settings.settings", saved=1))

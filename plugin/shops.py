@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import secrets
 import socket
 from typing import Any
@@ -55,6 +56,15 @@ def _exists(session: Session, platform: str, domain: str) -> None:
         raise ShopError(f"a {platform} shop {domain} is already connected")
 
 
+def check_email(email: str | None) -> str | None:
+    if not email:
+        return None
+    email = email.strip().lower()
+    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise ShopError(f"{email!r} is not an email address")
+    return email
+
+
 def check_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
@@ -65,7 +75,7 @@ def check_timezone(timezone: str) -> str:
 
 def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, token: str,
                 admin_url: str | None = None, webhook_secret: str | None = None,
-                timezone: str = "UTC") -> tuple[Shop, str, None]:
+                timezone: str = "UTC", owner_email: str | None = None) -> tuple[Shop, str, None]:
     domain = domain.strip().lower()
     if not valid_shop_domain(domain):
         raise ShopError(f"{domain!r} is not a shop host like my-store.myshopify.com")
@@ -81,12 +91,13 @@ def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, tok
     shop, api_token = _create(session, vault, platform="shopify", domain=domain, admin_url=admin_url,
                               credentials={"access_token": token.strip()}, webhook_secret=webhook_secret,
                               timezone=check_timezone(timezone))
+    shop.owner_email = check_email(owner_email)
     return shop, api_token, None  # Shopify signs with the app secret unless one is given: nothing to show
 
 
 def add_woocommerce(session: Session, vault: Vault, cfg: Config, *, url: str, key: str, secret: str,
                     webhook_secret: str | None = None, timezone: str = "UTC",
-                    api_refund: bool = True) -> tuple[Shop, str, str | None]:
+                    api_refund: bool = True, owner_email: str | None = None) -> tuple[Shop, str, str | None]:
     base = check_store_url(url, cfg.allow_private_stores)
     check_timezone(timezone)
     if not key.startswith("ck_") or not secret.startswith("cs_"):
@@ -99,6 +110,7 @@ def add_woocommerce(session: Session, vault: Vault, cfg: Config, *, url: str, ke
     shop, token = _create(session, vault, platform="woocommerce", domain=base, admin_url=None,
                           credentials={"consumer_key": key, "consumer_secret": secret, "api_refund": api_refund},
                           webhook_secret=webhook_secret, timezone=timezone)
+    shop.owner_email = check_email(owner_email)
     return shop, token, generated
 
 
@@ -152,7 +164,7 @@ def install_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str,
 
 
 def connect_woocommerce_keys(session: Session, vault: Vault, cfg: Config, *, url: str, key: str,
-                             secret: str) -> Shop:
+                             secret: str, owner_email: str | None = None) -> Shop:
     """The /wc-auth key callback: create the shop, or take the new keys on a repeated callback."""
     base = check_store_url(url, cfg.allow_private_stores)
     shop = session.execute(select(Shop).where(Shop.platform == "woocommerce", Shop.domain == base)).scalar_one_or_none()
@@ -160,9 +172,11 @@ def connect_woocommerce_keys(session: Session, vault: Vault, cfg: Config, *, url
     if shop is None:
         shop, _ = _create(session, vault, platform="woocommerce", domain=base, admin_url=None,
                           credentials=credentials, webhook_secret=secrets.token_urlsafe(32), timezone="UTC")
+        shop.owner_email = check_email(owner_email)
         return shop
     old = json.loads(vault.decrypt(shop.credentials) or "{}")
     shop.credentials = vault.encrypt(json.dumps({**old, **credentials, "api_refund": old.get("api_refund", True)}))
     shop.active = True
+    shop.owner_email = check_email(owner_email) or shop.owner_email
     # The webhook secret stays: webhooks already created with it keep verifying.
     return shop
