@@ -32,11 +32,12 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["redress.redis"] = None
     app.extensions["redress.redis_factory"] = lambda: connect(config.redis_url, config.instance_dir)
 
-    from plugin import api, health, install, settings, webhooks
+    from plugin import api, embedded, health, install, settings, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(embedded.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
 

@@ -33,7 +33,7 @@ def _refuse(message: str, status: int = 400) -> Response:
     return Response(render_template("install_error.html", message=message), status)
 
 
-def _enqueue_subscribe(shop_id: int) -> None:
+def enqueue_subscribe(shop_id: int) -> None:
     try:
         queue(redis_conn(current_app), "sweep").enqueue("jobs.install.subscribe", shop_id, job_timeout=300,
                                                         job_id=f"subscribe-{shop_id}")
@@ -105,7 +105,7 @@ def shopify_callback():
             shop_id = record.id
     except OperationalError:
         return _refuse("Redress cannot reach its database right now; please try again in a minute.", 503)
-    _enqueue_subscribe(shop_id)
+    enqueue_subscribe(shop_id)
     auth.sign_in(shop_id)  # Shopify just vouched for this merchant: take them to their settings
     resp = Response(render_template("installed.html", shop=shop, platform="Shopify"))
     resp.delete_cookie(STATE_COOKIE)
@@ -160,7 +160,7 @@ def woocommerce_callback():
         return Response(str(exc), 400)
     except OperationalError:
         return Response("database unavailable", 503)
-    _enqueue_subscribe(shop_id)
+    enqueue_subscribe(shop_id)
     return Response("", 200)  # exactly 200, or WooCommerce deletes the key
 
 

@@ -22,7 +22,8 @@ bp = Blueprint("settings", __name__)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, status=200) -> Response:
+def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, status=200,
+          embedded: dict | None = None) -> Response:
     shop = g.shop
     now = datetime.now(UTC)
     s = auth.g_session()
@@ -33,7 +34,8 @@ def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, 
         timing={**DEFAULT_TIMING, **(policy.get("timing") or {})}, timezone=timezone, problems=list(problems),
         saved=saved, kinds=KINDS, responsibilities=RESPONSIBILITIES, refunds=REFUNDS, coupons=COUPONS,
         approvals=APPROVAL, weekdays=WEEKDAYS, csrf=session.get("csrf"), current=current, after=after,
-        contact=policy.get("contact") or {}, languages=policy.get("languages") or ["en"], all_languages=LANGUAGES)
+        contact=policy.get("contact") or {}, languages=policy.get("languages") or ["en"], all_languages=LANGUAGES,
+        embedded=embedded)
     return Response(html, status)
 
 
@@ -89,19 +91,26 @@ def settings():
 @auth.require_shop
 def save():
     auth.check_csrf()
+    return save_for_shop(request.form)
+
+
+def save_for_shop(form, embedded: dict | None = None) -> Response:
+    """Validate and save the settings form for g.shop; the page again with every problem if it is invalid."""
     stored = g.shop.policy or default_policy()
-    policy, timezone, problems = policy_from_form(request.form, stored)
+    policy, timezone, problems = policy_from_form(form, stored)
     try:
-        owner_email = check_email(request.form.get("owner-email"))
+        owner_email = check_email(form.get("owner-email"))
     except ShopError as exc:
         problems.append(str(exc).capitalize())
     if problems:
-        return _page(policy, timezone, problems=problems, status=400)
-    if request.form.get("intent") == "preview":
-        return _page(policy, timezone, proposed=policy)
+        return _page(policy, timezone, problems=problems, status=400, embedded=embedded)
+    if form.get("intent") == "preview":
+        return _page(policy, timezone, proposed=policy, embedded=embedded)
     g.shop.policy = policy
     g.shop.timezone = timezone
     g.shop.owner_email = owner_email
     auth.g_session().commit()
     current_app.logger.info("shop %s saved its settings", g.shop.id)
+    if embedded is not None:
+        return _page(policy, timezone, saved=True, embedded=embedded)
     return redirect(url_for("settings.settings", saved=1))

@@ -158,7 +158,17 @@ class FakeShopify:
         self.token_requests.append(body)
         if body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
             return Response(json.dumps({"error": "invalid_client"}), 401, content_type="application/json")
-        if body.get("grant_type") == "refresh_token":
+        if body.get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange":
+            import jwt
+
+            try:
+                jwt.decode(body.get("subject_token", ""), self.client_secret, algorithms=["HS256"],
+                           audience=self.client_id)
+            except jwt.PyJWTError:
+                return Response(json.dumps({"error": "invalid_subject_token"}), 400, content_type="application/json")
+            if body.get("requested_token_type") != "urn:shopify:params:oauth:token-type:offline-access-token":
+                return Response(json.dumps({"error": "invalid_request"}), 400, content_type="application/json")
+        elif body.get("grant_type") == "refresh_token":
             if body.get("refresh_token") not in self.refresh_tokens:
                 return Response(json.dumps({"error": "invalid_grant"}), 400, content_type="application/json")
             self.refresh_tokens.discard(body["refresh_token"])  # single use: a new one replaces it
