@@ -40,14 +40,18 @@ class Stack:
         self.redis_url = f"unix://{self.redis.socket_file}"
         self.env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
                         REDRESS_INSTANCE_DIR=str(self.tmp / "instance"), REDRESS_ENCRYPTION_KEYS=generate_key(),
-                        REDRESS_SECRET_KEY="bench", PYTHONPATH=str(ROOT))
+                        REDRESS_SECRET_KEY="bench", PYTHONPATH=str(ROOT),
+                        # Compensations planned by the default policy fail fast against a closed port: the
+                        # benchmarks measure Redress, not a platform.
+                        REDRESS_PLATFORM_ATTEMPTS="1", REDRESS_PLATFORM_TIMEOUT="1")
         self.app = create_app(Config(instance_dir=self.tmp / "instance", database_url=self.database_url,
                                      redis_url=self.redis_url, secret_key="bench",
                                      encryption_keys=self.env["REDRESS_ENCRYPTION_KEYS"].split(","),
                                      allow_private_stores=True))
         with db(self.app).session() as s:
-            shop, _, _ = add_shopify(s, vault(self.app), Config(), domain=SHOP_DOMAIN, token="shpat_bench",
-                                  webhook_secret=SHOP_SECRET)
+            shop, _, _ = add_shopify(s, vault(self.app), Config(allow_private_stores=True), domain=SHOP_DOMAIN,
+                                     token="shpat_bench", webhook_secret=SHOP_SECRET,
+                                     admin_url="http://127.0.0.1:9/admin/api/2026-04/graphql.json")
             s.commit()
             self.shop_id = shop.id
 

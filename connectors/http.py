@@ -62,15 +62,17 @@ def send(session: requests.Session, method: str, url: str | Callable[[], str], r
             last = type(exc).__name__
             if not replay_safe:
                 raise PlatformError(f"{method} {where}: {last}; the outcome is unknown", retryable=True) from exc
-            log.info("%s %s failed (%s); retrying", method, where, last)
-            retry.sleep(retry.delay(attempt))
+            if attempt + 1 < retry.attempts:
+                log.info("%s %s failed (%s); retrying", method, where, last)
+                retry.sleep(retry.delay(attempt))
             continue
         if resp.status_code >= 500 and not replay_safe:
             raise PlatformError(f"{method} {where}: HTTP {resp.status_code}; the outcome is unknown",
                                 retryable=True, status=resp.status_code)
         if resp.status_code == 429 or resp.status_code >= 500:
             last = f"HTTP {resp.status_code}"
-            retry.sleep(retry.delay(attempt, resp.headers.get("Retry-After")))
+            if attempt + 1 < retry.attempts:
+                retry.sleep(retry.delay(attempt, resp.headers.get("Retry-After")))
             continue
         return resp
     raise PlatformError(f"{method} {where} kept failing after {retry.attempts} attempts ({last})", retryable=True)

@@ -31,9 +31,8 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
             break
         for name in ("deliveries", "orders", "opened", "resolved", "failed"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
-        for comp in done.compensations:  # committed: now the platform may be asked
-            if comp.state == "planned":
-                enqueue_compensation(conn, comp.id)
+        # Committed: now the platform may be asked.
+        enqueue_compensation(conn, *[c.id for c in done.compensations if c.state == "planned"])
         planned += len(done.compensations)
         if time.monotonic() - started > max_seconds:
             request_drain(conn)  # let other queued work run; the next job carries on

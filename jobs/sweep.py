@@ -40,8 +40,7 @@ def run(now: datetime | None = None) -> dict:
         # Compensations a lost or crashed job left behind are resumed (the job asks the platform first).
         resume = stuck_compensations(s, now)
     conn = redis_conn(app)
-    for comp_id in [*planned, *resume]:
-        enqueue_compensation(conn, comp_id)
+    enqueue_compensation(conn, *planned, *resume)
     if stuck:
         log.info("%d inbox rows waiting for over %s: re-enqueueing the drain", stuck, STUCK_AFTER)
         conn.delete("redress:drain:pending")

@@ -11,6 +11,7 @@ crash finds what the first try did instead of doing it again.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,9 +19,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.incidents import family
 from plugin.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop
 from plugin.policy import default_policy
-from plugin.rules import IncidentContext, PolicyError, parse_policy, plan
+from plugin.rules import IncidentContext, Policy, PolicyError, first_match, parse_policy, plan
 
 log = logging.getLogger(__name__)
 SPENT_STATES = ("planned", "awaiting_approval", "issuing", "issued")
@@ -41,19 +43,37 @@ def coupon_code(key: str) -> str:
     return f"SORRY-{''.join(chars[:4])}-{''.join(chars[4:])}"
 
 
-def _policy(shop: Shop):
+_parsed: dict[str, Policy] = {}
+
+
+def _policy(shop: Shop) -> Policy:
+    """The shop's parsed policy; parsed once per distinct policy (a batch plans many incidents of one shop)."""
+    raw = shop.policy or default_policy()
+    key = json.dumps({"rules": raw.get("rules"), "caps": raw.get("caps")}, sort_keys=True, default=str)
+    if key in _parsed:
+        return _parsed[key]
     try:
-        return parse_policy(shop.policy or default_policy())
+        policy = parse_policy(raw)
     except PolicyError:
         log.warning("shop %s has an invalid compensation policy; using the default", shop.id, exc_info=True)
-        return parse_policy(default_policy())
+        policy = parse_policy(default_policy())
+    if len(_parsed) > 1000:
+        _parsed.clear()
+    _parsed[key] = policy
+    return policy
 
 
-def context(session: Session, incident: Incident, order: Order, now: datetime) -> IncidentContext:
+def _counts_orders(policy: Policy) -> bool:
+    return any(r.enabled and (r.when.min_customer_orders is not None or r.when.max_customer_orders is not None)
+               for r in policy.rules)
+
+
+def context(session: Session, incident: Incident, order: Order, now: datetime,
+            count_orders: bool = True) -> IncidentContext:
     facts = order.facts or {}
     since = incident.late_since or incident.opened_at
     customer_orders = 1
-    if order.customer_email:
+    if count_orders and order.customer_email:
         customer_orders = session.execute(
             select(func.count()).select_from(Order).where(Order.shop_id == order.shop_id,
                                                            Order.customer_email == order.customer_email)
@@ -67,11 +87,16 @@ def context(session: Session, incident: Incident, order: Order, now: datetime) -
     )
 
 
-def _given(session: Session, order_id: int) -> Decimal:
-    return session.execute(
-        select(func.coalesce(func.sum(Compensation.value), 0)).join(Incident)
-        .where(Incident.order_id == order_id, Compensation.state.in_(SPENT_STATES))
-    ).scalar_one()
+def _given(order: Order) -> Decimal:
+    """What the order's incidents already got (the pipeline loads incidents with their compensations)."""
+    return sum((c.value or Decimal(0) for i in order.incidents for c in i.compensations if c.state in SPENT_STATES),
+               Decimal(0))
+
+
+def idempotency_key(shop: Shop, order: Order, incident: Incident, action: str) -> str:
+    """Names the incident without its database id (no flush needed): order, episode and when it opened."""
+    opened = f"{incident.opened_at.timestamp():.6f}"
+    return f"rdr-{shop.id}-{order.platform_order_id}-{family(incident.kind)}-{opened}-{action}"
 
 
 def _spent_this_month(session: Session, shop_id: int, now: datetime) -> Decimal:
@@ -88,16 +113,18 @@ def plan_for_incident(session: Session, incident: Incident, order: Order, shop: 
     """Add the compensations the shop's rules call for that this incident does not have yet."""
     if incident.status not in OPEN_INCIDENT_STATUSES and incident.status != "resolved":
         return []
-    session.flush()  # the incident needs its id for the keys
-    ctx = context(session, incident, order, now)
-    planned = plan(_policy(shop), ctx, already_given=Decimal(_given(session, order.id)),
-                   spent_this_month=Decimal(_spent_this_month(session, shop.id, now)))
+    policy = _policy(shop)
+    ctx = context(session, incident, order, now, count_orders=_counts_orders(policy))
+    if first_match(policy, ctx) is None:
+        return []  # most incidents (payment, customer) end here, without a query
+    spent = _spent_this_month(session, shop.id, now) if policy.monthly_amount is not None else 0
+    planned = plan(policy, ctx, already_given=_given(order), spent_this_month=Decimal(spent))
     have = {c.action for c in incident.compensations}
     new = []
     for p in planned:
         if p.action in have:
             continue  # one of each action per incident, whatever happens later
-        key = f"rdr-{shop.id}-{incident.id}-{p.action}"
+        key = idempotency_key(shop, order, incident, p.action)
         comp = Compensation(
             action=p.action, amount=p.amount, percent=p.percent, currency=ctx.currency, value=p.value,
             valid_days=p.valid_days, rule=p.rule, notes=list(p.notes), idempotency_key=key,

@@ -243,7 +243,7 @@ def _orders(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str
         for i in range(0, len(ids), 500):
             q = (select(Order)
                  .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids[i:i + 500]))
-                 .options(selectinload(Order.incidents))
+                 .options(selectinload(Order.incidents).selectinload(Incident.compensations))
                  .with_for_update())
             for o in session.execute(q).scalars():
                 out[(o.shop_id, o.platform_order_id)] = o

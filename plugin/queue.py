@@ -45,11 +45,15 @@ def request_drain(conn: redis.Redis) -> bool:
 COMPENSATE_BACKOFF = [10, 30, 60, 120, 300, 600, 1800]
 
 
-def enqueue_compensation(conn: redis.Redis, compensation_id: int) -> None:
+def enqueue_compensation(conn: redis.Redis, *compensation_ids: int) -> None:
     """One job per compensation (its id in the job id); retried with back-off while the platform fails."""
     from rq import Retry
 
-    queue(conn, "compensate").enqueue(
-        "jobs.compensate.issue", compensation_id, job_id=f"compensate-{compensation_id}",
-        retry=Retry(max=len(COMPENSATE_BACKOFF), interval=COMPENSATE_BACKOFF), job_timeout=300,
-        result_ttl=86400, failure_ttl=7 * 86400)
+    if not compensation_ids:
+        return
+    q = queue(conn, "compensate")
+    q.enqueue_many([  # one round trip for a whole batch
+        Queue.prepare_data("jobs.compensate.issue", (cid,), job_id=f"compensate-{cid}",
+                           retry=Retry(max=len(COMPENSATE_BACKOFF), interval=COMPENSATE_BACKOFF), timeout=300,
+                           result_ttl=86400, failure_ttl=7 * 86400)
+        for cid in dict.fromkeys(compensation_ids)])
