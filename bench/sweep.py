@@ -60,12 +60,12 @@ def fill(engine, shop_id: int, total: int, due: int) -> None:
         c.execute(text("ANALYZE orders"))
 
 
-def time_sweep(stack: Stack) -> tuple[float, int]:
+def time_sweep(stack: Stack) -> tuple[float, int, int]:
     with db(stack.app).session() as s:
         t = time.perf_counter()
-        n = sweep_due_orders(s, NOW)
+        n, planned = sweep_due_orders(s, NOW)
         s.commit()
-        return time.perf_counter() - t, n
+        return time.perf_counter() - t, n, len(planned)
 
 
 def reconcile_pass(stack: Stack, platform: str, changed: int) -> float:
@@ -120,17 +120,17 @@ def main() -> None:
             t = time.perf_counter()
             fill(engine, stack.shop_id, total, args.due)
             filled = time.perf_counter() - t
-            seconds, n = time_sweep(stack)
+            seconds, n, planned = time_sweep(stack)
             with engine.connect() as c:
                 opened = c.execute(text("SELECT count(*) FROM incidents")).scalar()
-            rows.append((total, n, seconds, opened, filled))
+            rows.append((total, n, seconds, opened, planned, filled))
         recon = [(p, reconcile_pass(stack, p, args.changed)) for p in ("woocommerce", "shopify")]
     finally:
         stack.close()
-    print("\n| orders in the table | due | sweep time | incidents opened | (table filled in) |")
-    print("|---:|---:|---:|---:|---:|")
-    for total, n, seconds, opened, filled in rows:
-        print(f"| {total:,} | {n:,} | {seconds * 1000:.0f} ms | {opened:,} | {filled:.1f} s |")
+    print("\n| orders in the table | due | sweep time | incidents opened | compensations planned | (table filled in) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for total, n, seconds, opened, planned, filled in rows:
+        print(f"| {total:,} | {n:,} | {seconds * 1000:.0f} ms | {opened:,} | {planned:,} | {filled:.1f} s |")
     ratio = rows[1][2] / rows[0][2]
     print(f"\nsweep time, {args.orders:,} orders vs 10,000: {ratio:.2f}x\n")
     print("| reconciliation pass | changed orders | time | orders/s |")
