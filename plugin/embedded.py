@@ -77,27 +77,31 @@ def _embedded_context() -> dict:
     return {"api_key": config(current_app).shopify_api_key, "host": request.args.get("host", "")}
 
 
-@bp.get("/app")
-def home():
-    result = _verify()
+def _admin_shop(id_token: str | None = None) -> Response | None:
+    """Verify the request's ID token and put its shop in g.shop; a response to return when that fails."""
+    result = _verify(id_token)
     if not result.ok:
         return _as_response(result.response)
     shop = _shop_for(result)
     if shop is None:
         return Response("Redress could not get access to this shop; please reinstall the app.", 502)
     g.shop = shop
-    return _page(shop.policy or {}, shop.timezone, embedded=_embedded_context())
+    return None
+
+
+@bp.get("/app")
+def home():
+    refused = _admin_shop()
+    if refused is not None:
+        return refused
+    return _page(g.shop.policy or {}, g.shop.timezone, embedded=_embedded_context())
 
 
 @bp.post("/app")
 def save():
-    result = _verify(request.form.get("id_token"))
-    if not result.ok:
-        return _as_response(result.response)
-    shop = _shop_for(result)
-    if shop is None:
-        return Response("Redress could not get access to this shop; please reinstall the app.", 502)
-    g.shop = shop
+    refused = _admin_shop(request.form.get("id_token"))
+    if refused is not None:
+        return refused
     return save_for_shop(request.form, embedded=_embedded_context())
 
 

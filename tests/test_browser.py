@@ -20,6 +20,7 @@ from plugin.crypto import generate_key
 from tests.support.fake_shopify import FakeShopify
 from tests.support.pg import _free_port
 from tests.support.platforms import shopify_order, sign
+from tests.support.work import start_web
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -40,16 +41,8 @@ def server(tmp_path, redis_server, sqlite_url, httpserver):
            "REDRESS_SECRET_KEY": "browser-test", "SHOPIFY_API_KEY": "app-key", "SHOPIFY_API_SECRET": SECRET,
            "SHOPIFY_SHOP_URL": fake.base, "REDRESS_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "REDRESS_ALLOW_PRIVATE_STORES": "1", "REDRESS_PLATFORM_ATTEMPTS": "2", "REDRESS_PLATFORM_TIMEOUT": "2"}
-    web = subprocess.Popen([REDRESS, "web", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    yield base, env, fake
+    web = start_web(env, port)
+    yield f"http://127.0.0.1:{port}", env, fake
     web.terminate()
     web.wait(10)
 

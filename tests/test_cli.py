@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import requests
 
 from tests.support.pg import _free_port
 from tests.support.platforms import shopify_order, sign
+from tests.support.work import start_web
 
 REDRESS = str(Path(sys.executable).parent / "redress")
 
@@ -40,16 +40,9 @@ def test_connect_a_store_send_a_declined_order_and_see_the_incident(env, tmp_pat
                               "--token", "shpat_secret_token", "--webhook-secret", "whsec-123").stdout)
     assert shop["domain"] == "demo-shop.myshopify.com" and shop["api_token"].startswith("rdr_")
     port = _free_port()
-    web = subprocess.Popen([REDRESS, "web", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
+    web = start_web(env, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
         body = json.dumps(shopify_order(cancel_reason="declined")).encode()
         r = requests.post(f"{base}/webhooks/shopify", data=body, timeout=5, headers={
             "X-Shopify-Topic": "orders/cancelled", "X-Shopify-Hmac-Sha256": sign(body, "whsec-123"),

@@ -32,3 +32,23 @@ def order(app, platform_order_id: str) -> Order | None:
 def count(app, model) -> int:
     with db(app).session() as s:
         return s.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def start_web(env: dict, port: int):
+    """`redress web` as a real server on `port`, answering /healthz; returns the process."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    web = subprocess.Popen([str(Path(sys.executable).parent / "redress"), "web", "--port", str(port)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(100):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return web
