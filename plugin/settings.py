@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from plugin import auth, config, mailer, redis_conn
 from plugin.incidents import KINDS, RESPONSIBILITIES
-from plugin.models import Shop
+from plugin.models import DataExport, Shop
 from plugin.policy import default_policy
 from plugin.preview import preview
 from plugin.rules import APPROVAL, parse_policy
@@ -29,13 +30,15 @@ def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, 
     s = auth.g_session()
     current = preview(s, shop, parse_policy(shop.policy or default_policy()), now)
     after = preview(s, shop, parse_policy(proposed), now) if proposed is not None else None
+    exports = s.execute(select(DataExport).where(DataExport.shop_id == shop.id)
+                        .order_by(DataExport.created_at.desc()).limit(20)).scalars().all()
     html = render_template(
         "settings.html", shop=shop, rules=rules_for_form(policy), caps=policy.get("caps") or {},
         timing={**DEFAULT_TIMING, **(policy.get("timing") or {})}, timezone=timezone, problems=list(problems),
         saved=saved, kinds=KINDS, responsibilities=RESPONSIBILITIES, refunds=REFUNDS, coupons=COUPONS,
         approvals=APPROVAL, weekdays=WEEKDAYS, csrf=session.get("csrf"), current=current, after=after,
         contact=policy.get("contact") or {}, languages=policy.get("languages") or ["en"], all_languages=LANGUAGES,
-        embedded=embedded)
+        embedded=embedded, exports=exports)
     return Response(html, status)
 
 
@@ -114,3 +117,16 @@ def save_for_shop(form, embedded: dict | None = None) -> Response:
     if embedded is not None:
         return _page(policy, timezone, saved=True, embedded=embedded)
     return redirect(url_for("settings.settings", saved=1))
+
+
+@bp.get("/settings/data-requests/<int:export_id>.json")
+@auth.require_shop
+def data_export(export_id: int):
+    """A customer's data gathered for a privacy request, for this shop only (another shop's id is a 404)."""
+    export = auth.g_session().execute(select(DataExport).where(DataExport.id == export_id,
+                                                               DataExport.shop_id == g.shop.id)).scalar_one_or_none()
+    if export is None:
+        return Response("not found", 404)
+    body = json.dumps(export.data, indent=2, ensure_ascii=False)
+    return Response(body, 200, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="data-request-{export.id}.json"'})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from sqlalchemy import select
 
@@ -78,3 +79,25 @@ def test_shop_redact_deletes_everything_of_the_shop(app, client):
         assert s.get(Shop, shop_id) is None
     assert count(app, Order) == 0 and count(app, Incident) == 0
     assert all(d.shop_id is None and d.processed_at for d in deliveries(app))
+
+
+def test_the_merchant_downloads_a_data_request_from_the_settings_page_and_no_other_shop_can(app, client):
+    from tests.support.platforms import connect_woocommerce
+    from tests.test_settings import sign_in
+
+    shop_id, _ = connect_shopify(app)
+    declined(client)
+    request = shopify_sample("customers_data_request")
+    request.update(shop_domain=SHOP_DOMAIN, customer={"id": 191167, "email": "jon@example.com"},
+                   orders_requested=[int(ORDER_ID)], data_request={"id": 9999})
+    post_shopify(client, request, topic="customers/data_request")
+    run_worker(app)
+    sign_in(app, client, shop_id)
+    page = client.get("/settings").get_data(as_text=True)
+    link = re.search(r'href="(/settings/data-requests/\d+\.json)"', page).group(1)
+    data = client.get(link).get_json()
+    assert data["customer_email"] == "jon@example.com" and data["orders"][0]["id"] == ORDER_ID
+    other_id, _ = connect_woocommerce(app)
+    other = app.test_client()
+    sign_in(app, other, other_id)
+    assert other.get(link).status_code == 404
