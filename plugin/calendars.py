@@ -54,23 +54,36 @@ class Calendar:
     def is_business_day(self, d: date) -> bool:
         return d.weekday() in self.days and d not in self.holidays
 
+    def _at(self, d: date, t: time) -> datetime:
+        # Round-tripped through UTC so a wall time skipped by a DST change becomes the real instant after it.
+        return datetime.combine(d, t, tzinfo=self.tz).astimezone(UTC).astimezone(self.tz)
+
+    def _window(self, d: date) -> tuple[datetime, datetime]:
+        return self._at(d, self.opens), self._at(d, self.closes)
+
+    def _open_on(self, d: date) -> bool:
+        """A business day whose hours exist (a DST change can swallow a short window whole)."""
+        if not self.is_business_day(d):
+            return False
+        opens, closes = self._window(d)
+        return opens < closes
+
     def next_business_day(self, d: date) -> date:
         d += timedelta(days=1)
-        while not self.is_business_day(d):
+        while not self._open_on(d):
             d += timedelta(days=1)
         return d
-
-    def _at(self, d: date, t: time) -> datetime:
-        return datetime.combine(d, t, tzinfo=self.tz)
 
     def start_of_count(self, moment: datetime) -> datetime:
         """The moment business time starts counting: now if within hours, else the next opening."""
         local = moment.astimezone(self.tz)
-        d, t = local.date(), local.time().replace(tzinfo=None)
-        if self.is_business_day(d) and self.opens <= t < self.closes:
-            return local
-        if self.is_business_day(d) and t < self.opens:
-            return self._at(d, self.opens)
+        d = local.date()
+        if self._open_on(d):
+            opens, closes = self._window(d)
+            if opens <= local < closes:
+                return local
+            if local < opens:
+                return opens
         return self._at(self.next_business_day(d), self.opens)
 
     def add_business_days(self, moment: datetime, n: int) -> datetime:
