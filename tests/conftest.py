@@ -87,3 +87,21 @@ def app(tmp_path, database_url, redis_server):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def fake_shopify(httpserver):
+    from tests.support.fake_shopify import FakeShopify
+
+    return FakeShopify(httpserver)
+
+
+@pytest.fixture
+def shopify_app(tmp_path, database_url, redis_server, fake_shopify):
+    """An app with Shopify app credentials whose shops' endpoints are the fake's."""
+    application = create_app(make_config(tmp_path, database_url, redis_server, shopify_api_key="app-key",
+                                         shopify_api_secret=APP_SECRET, shopify_shop_url=fake_shopify.base,
+                                         public_url="https://redress.example.com"))
+    redis_conn(application).flushall()
+    yield application
+    application.extensions["redress.db"].dispose()

@@ -8,10 +8,8 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from plugin import create_app, db, redis_conn
+from plugin import db
 from plugin.models import Shop
-from tests.conftest import make_config
-from tests.support.fake_shopify import FakeShopify
 from tests.support.work import run_worker
 
 SECRET = "app-secret-for-tests"
@@ -25,18 +23,13 @@ def id_token(shop: str, secret: str = SECRET, age: int = 0) -> str:
 
 
 @pytest.fixture
-def fake(httpserver):
-    return FakeShopify(httpserver)
+def fake(fake_shopify):
+    return fake_shopify
 
 
 @pytest.fixture
-def app(tmp_path, database_url, redis_server, fake):
-    application = create_app(make_config(tmp_path, database_url, redis_server, shopify_api_key="app-key",
-                                         shopify_api_secret=SECRET, shopify_shop_url=fake.base,
-                                         public_url="https://redress.example.com"))
-    redis_conn(application).flushall()
-    yield application
-    application.extensions["redress.db"].dispose()
+def app(shopify_app):
+    return shopify_app
 
 
 def open_app(client, shop="snowdevil.myshopify.com", token=None):

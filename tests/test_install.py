@@ -12,10 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from plugin import create_app, db, redis_conn, vault
+from plugin import create_app, db, vault
 from plugin.models import Shop
 from tests.conftest import make_config
-from tests.support.fake_shopify import FakeShopify
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.work import run_worker
 
@@ -28,18 +27,13 @@ def signed(params: dict, secret: str = "app-secret-for-tests") -> dict:
 
 
 @pytest.fixture
-def fake(httpserver):
-    return FakeShopify(httpserver)
+def fake(fake_shopify):
+    return fake_shopify
 
 
 @pytest.fixture
-def app(tmp_path, database_url, redis_server, fake):
-    application = create_app(make_config(tmp_path, database_url, redis_server, shopify_api_key="app-key",
-                                         shopify_api_secret="app-secret-for-tests", shopify_shop_url=fake.base,
-                                         public_url="https://redress.example.com"))
-    redis_conn(application).flushall()
-    yield application
-    application.extensions["redress.db"].dispose()
+def app(shopify_app):
+    return shopify_app
 
 
 def begin(client, **extra):

@@ -146,19 +146,10 @@ class FakeWooCommerce:
                         content_type="application/json")
 
     def handle(self, request: Request) -> Response:
-        args = request.args
-        self.requests.append(dict(args))
-        if not self._signed(request):
-            return self._error("woocommerce_rest_authentication_error", "Invalid signature - provided signature "
-                               "does not match.", 401)
-        failure = self._take_failure("orders")
-        if failure:
-            if failure == "429":
-                return Response("Too Many Requests", 429, headers={"Retry-After": "1"})
-            if failure == "500":
-                return self._error("internal_server_error", "There has been a critical error on this website.", 500)
-            if failure == "timeout":
-                time.sleep(self.timeout_seconds)
+        self.requests.append(dict(request.args))
+        return self._guard(request, "orders", lambda: self._list_orders(request.args))
+
+    def _list_orders(self, args) -> Response:
         per_page = int(args.get("per_page", 10))
         if not 1 <= per_page <= 100:
             return self._error("rest_invalid_param", "Invalid parameter(s): per_page", 400)
