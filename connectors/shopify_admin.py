@@ -49,7 +49,7 @@ class AdminClient:
                 raise PlatformError("Shopify answered with something that is not JSON", retryable=True) from exc
             errors = payload.get("errors") or []
             if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
-                self.retry.sleep(throttle_wait(payload.get("extensions") or {}))
+                self.retry.sleep(min(throttle_wait(payload.get("extensions") or {}), self.retry.max_delay * 4))
                 continue
             if errors:
                 raise PlatformError("; ".join(str(e.get("message")) for e in errors))
@@ -224,11 +224,11 @@ def _shipment(f: dict[str, Any]) -> Shipment:
 # -- compensation: refunds and single-use discount codes ----------------------------------------------------
 
 REFUND_BASIS_QUERY = """
-query RedressRefundBasis($id: ID!, $shipping: Boolean!) {
+query RedressRefundBasis($id: ID!, $shippingAmount: Money) {
   order(id: $id) {
     id
-    suggestedRefund(refundShipping: $shipping) {
-      shipping { amountSet { shopMoney { amount currencyCode } } }
+    suggestedRefund(shippingAmount: $shippingAmount) {
+      shipping { amountSet { shopMoney { amount currencyCode } } maximumRefundableSet { shopMoney { amount } } }
       suggestedTransactions { gateway kind amountSet { shopMoney { amount } } parentTransaction { id } }
     }
     transactions(first: 50) { id gateway kind status }
@@ -276,24 +276,20 @@ def _marker(key: str) -> str:
 
 
 def refund(client: AdminClient, req) -> str:
+    """Refund exactly `req.amount`: the ledger's amount is what leaves the shop, never more."""
     oid = order_gid(req.order_id)
-    basis = client.execute(REFUND_BASIS_QUERY, {"id": oid, "shipping": req.action == "refund_shipping"})["order"]
-    if basis is None:
+    shipping = req.action == "refund_shipping"
+    basis = client.execute(REFUND_BASIS_QUERY, {"id": oid, "shippingAmount": str(req.amount) if shipping else None})
+    order = basis["order"]
+    if order is None:
         raise Refused(f"order {req.order_id} does not exist in the shop")
     note = f"{req.note} {_marker(req.key)}".strip()
     refund_input: dict[str, Any] = {"orderId": oid, "note": note, "notify": True}
-    if req.action == "refund_shipping":
-        suggested = basis["suggestedRefund"]
-        shipping = Decimal(suggested["shipping"]["amountSet"]["shopMoney"]["amount"])
-        if shipping <= 0:
-            raise Refused("nothing is left to refund for shipping")
-        refund_input["shipping"] = {"fullRefund": True}
-        refund_input["transactions"] = [
-            {"amount": t["amountSet"]["shopMoney"]["amount"], "gateway": t["gateway"], "kind": "REFUND",
-             "orderId": oid, "parentId": (t.get("parentTransaction") or {}).get("id")}
-            for t in suggested["suggestedTransactions"]]
+    if shipping:
+        refund_input["shipping"] = {"amount": str(req.amount)}
+        refund_input["transactions"] = _shipping_transactions(order["suggestedRefund"], req, oid)
     else:
-        parents = [t for t in basis["transactions"] if t["status"] == "SUCCESS" and t["kind"] in ("SALE", "CAPTURE")]
+        parents = [t for t in order["transactions"] if t["status"] == "SUCCESS" and t["kind"] in ("SALE", "CAPTURE")]
         if not parents:
             raise Refused("the order has no captured payment to refund")
         parent = parents[-1]
@@ -303,6 +299,26 @@ def refund(client: AdminClient, req) -> str:
     if result["userErrors"]:
         raise Refused("; ".join(e["message"] for e in result["userErrors"]))
     return result["refund"]["id"]
+
+
+def _shipping_transactions(suggested: dict[str, Any], req, oid: str) -> list[dict[str, Any]]:
+    """The payments `req.amount` of shipping goes back to, adding up to exactly that amount."""
+    left = Decimal(suggested["shipping"]["maximumRefundableSet"]["shopMoney"]["amount"])
+    if left <= 0:
+        raise Refused("nothing is left to refund for shipping")
+    if left < req.amount:
+        raise Refused(f"only {left} {req.currency} of shipping is left to refund, not {req.amount}")
+    transactions = [
+        {"amount": t["amountSet"]["shopMoney"]["amount"], "gateway": t["gateway"], "kind": "REFUND",
+         "orderId": oid, "parentId": (t.get("parentTransaction") or {}).get("id")}
+        for t in suggested["suggestedTransactions"]]
+    if sum((Decimal(t["amount"]) for t in transactions), Decimal(0)) == req.amount:
+        return transactions
+    if len(transactions) == 1:
+        # Shopify's suggestion may add the tax on shipping: the ledger's amount is what is paid back.
+        return [{**transactions[0], "amount": str(req.amount)}]
+    raise Refused(f"the shipping refund of {req.amount} {req.currency} cannot be split over the order's "
+                  f"{len(transactions)} payments; nothing was refunded")
 
 
 def find_refund(client: AdminClient, req) -> str | None:

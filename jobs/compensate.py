@@ -2,14 +2,16 @@
 
 The row moves to `issuing` (committed) before the platform is called. A run that finds it already
 `issuing` knows an earlier run may have reached the platform, so it asks the platform for the key first
-and only then calls again. Transient failures leave it `issuing` and are retried with back-off; a
-business refusal marks it `failed` with the platform's words.
+and only then calls again. A transient failure (a timeout, a lost answer, 429, 5xx) leaves it `issuing`:
+the outcome is not known until the store confirms it, so it keeps counting against the caps and is asked
+about again, with back-off in the queue (never by sleeping in the worker). Only a refusal from the store
+marks it `failed`, with the store's words.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -19,14 +21,12 @@ import connectors
 from connectors.base import CompensationRequest
 from connectors.http import PlatformError, Refused
 from jobs import get_app
-from plugin import config, db, redis_conn
-from plugin.ledger import settle_incident
+from plugin import config, db, ledger, redis_conn
 from plugin.models import Compensation, Incident, Order
 from plugin.money import fmt
 from plugin.tokens import current_access
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
 
 
 def request_for(comp: Compensation, order: Order) -> CompensationRequest:
@@ -34,10 +34,13 @@ def request_for(comp: Compensation, order: Order) -> CompensationRequest:
     currency = comp.currency or order.currency or "USD"
     amount = Decimal(fmt(comp.amount, currency)) if comp.amount is not None else None
     percent = Decimal(format(comp.percent.normalize(), "f")) if comp.percent is not None else None  # 10, not 10.000
+    valid_days = comp.valid_days or 90
+    # A coupon is valid from its first issue (after any approval), never from when it was planned.
+    expires = comp.expires_at or (datetime.now(UTC).replace(microsecond=0) + timedelta(days=valid_days))
     return CompensationRequest(
         key=comp.idempotency_key, action=comp.action, order_id=order.platform_order_id,
-        currency=currency, starts_at=comp.created_at.replace(microsecond=0),
-        amount=amount, percent=percent, code=comp.code, valid_days=comp.valid_days,
+        currency=currency, starts_at=expires - timedelta(days=valid_days),
+        amount=amount, percent=percent, code=comp.code, valid_days=valid_days,
         customer_id=facts.get("customer_id"), customer_email=order.customer_email,
         note=f"Redress: {comp.incident.kind.replace('_', ' ')} on order {order.number or order.platform_order_id}",
     )
@@ -55,52 +58,56 @@ def issue(compensation_id: int, retry=None) -> str:
     if not conn.set(lock, "1", nx=True, ex=LOCK_SECONDS):
         return "busy"
     try:
-        return _issue(app, compensation_id, retry or config(app).platform_retry())
+        return _issue(app, compensation_id, retry or config(app).job_retry())
     finally:
         conn.delete(lock)
 
 
 def _issue(app, compensation_id: int, retry) -> str:
-    database = db(app)
-    with database.session() as s:
+    with db(app).session() as s:
         comp = s.execute(
             select(Compensation).where(Compensation.id == compensation_id)
             .options(selectinload(Compensation.incident).selectinload(Incident.order).selectinload(Order.shop))
-            .with_for_update(of=Compensation)
         ).scalar_one_or_none()
         if comp is None or comp.state not in ("planned", "issuing"):
             return comp.state if comp else "missing"
         resumed = comp.state == "issuing"
-        comp.state, comp.attempts = "issuing", comp.attempts + 1
+        if not ledger.start_issuing(s, comp, datetime.now(UTC)):
+            return comp.state  # cancelled or taken by another run in the meantime
         s.commit()  # from here on the platform may act: any later run must ask it first
-
-        order = comp.incident.order
-        shop = order.shop
-        access = current_access(app, s, shop)
-        connector = connectors.get(shop.platform)
-        request = request_for(comp, order)
         try:
-            ref = connector.find_issued(access, request, retry=retry) if resumed else None
-            if ref is None:
-                ref = connector.issue(access, request, retry=retry)
-        except Refused as exc:
-            comp.state, comp.error = "failed", str(exc)
-            settle_incident(comp.incident)
-            s.commit()
-            log.warning("compensation %s refused by the platform: %s", comp.id, exc)
-            return comp.state
+            ref = _call(app, s, comp, resumed, retry)
         except PlatformError as exc:
-            comp.error = str(exc)
-            if comp.attempts >= MAX_ATTEMPTS:
-                comp.state = "failed"
-                settle_incident(comp.incident)
+            return _not_issued(s, comp, exc)
+        except Exception as exc:  # an answer we could not read: the store may have acted
+            s.rollback()
+            ledger.mark_unconfirmed(s, comp, f"{type(exc).__name__}: {exc}", datetime.now(UTC))
             s.commit()
-            if comp.state == "failed":
-                return comp.state
-            raise  # RQ retries with back-off; the next run asks the platform before acting
-        comp.state, comp.platform_ref, comp.error = "issued", ref, None
-        comp.updated_at = datetime.now(UTC)
-        settle_incident(comp.incident)
+            raise
+        ledger.mark_issued(s, comp, ref, datetime.now(UTC))
         s.commit()
         log.info("compensation %s issued: %s %s", comp.id, comp.action, ref)
         return comp.state
+
+
+def _call(app, s, comp: Compensation, resumed: bool, retry) -> str:
+    order = comp.incident.order
+    access = current_access(app, s, order.shop)
+    connector = connectors.get(order.shop.platform)
+    request = request_for(comp, order)
+    ref = connector.find_issued(access, request, retry=retry) if resumed else None
+    return ref if ref is not None else connector.issue(access, request, retry=retry)
+
+
+def _not_issued(s, comp: Compensation, exc: PlatformError) -> str:
+    now = datetime.now(UTC)
+    if isinstance(exc, Refused) or not exc.retryable:
+        # The store said no (or refused the request outright): trying again would not change its answer.
+        ledger.mark_failed(s, comp, str(exc), now)
+        s.commit()
+        log.error("compensation %s refused by the platform: %s", comp.id, exc)
+        return comp.state
+    ledger.mark_unconfirmed(s, comp, str(exc), now)
+    s.commit()
+    log.warning("compensation %s not confirmed yet (attempt %s): %s", comp.id, comp.attempts, exc)
+    raise exc  # the queue retries it later with back-off; the next run asks the platform before acting

@@ -247,6 +247,20 @@ def incidents_list(shop_id, status, as_json):
         for r in rows:
             click.echo(f"{r['id']:>5}  {r['status']:<18} {r['kind']:<18} {r['responsibility']:<9} "
                        f"order {r['order']['number']}  {r['order']['customer_email'] or ''}")
+            for c in r["compensations"]:
+                click.echo(f"       compensation {c['id']}: {_compensation_line(c)}")
+
+
+def _compensation_line(c: dict) -> str:
+    what = c["action"].replace("_", " ")
+    value = f"{c['percent']} %" if c.get("percent") and c["action"] == "coupon_percent" else \
+        f"{c['amount']} {c['currency']}"
+    line = f"{what} {value}, {c['state'].replace('_', ' ')}"
+    if c.get("code"):
+        line += f", code {c['code']}" + (f" until {c['expires_at'][:10]}" if c.get("expires_at") else "")
+    if c["attempts"]:
+        line += f", {c['attempts']} attempt{'s' if c['attempts'] != 1 else ''}"
+    return line + (f" ({c['error']})" if c.get("error") else "")
 
 
 @main.group()

@@ -86,6 +86,13 @@ class Config:
 
         return Retry(attempts=self.platform_attempts, timeout=self.platform_timeout)
 
+    def job_retry(self):
+        """For jobs the queue retries with back-off (compensations): a second try for a blip, a short pause at
+        most, so a dead store never holds a worker; the queue, not the worker, waits between runs."""
+        from connectors.http import Retry
+
+        return Retry(attempts=min(2, self.platform_attempts), max_delay=2.0, timeout=self.platform_timeout)
+
     @property
     def keys_from_env(self) -> bool:
         return bool(os.environ.get("REDRESS_ENCRYPTION_KEYS"))

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from plugin.facts import iso
-from plugin.models import Incident, Order
+from plugin.models import Compensation, Incident, Order
 from plugin.money import fmt
 
 STATUSES = ("open", "awaiting_approval", "compensating", "resolved", "dismissed")
@@ -34,12 +34,23 @@ def incident_json(inc: Incident) -> dict[str, Any]:
         "opened_at": iso(inc.opened_at),
         "resolved_at": iso(inc.resolved_at) if inc.resolved_at else None,
         "evidence": list(inc.evidence),
-        "compensations": [
-            {"id": c.id, "action": c.action, "amount": fmt(c.amount, c.currency), "currency": c.currency,
-             "state": c.state, "platform_ref": c.platform_ref}
-            for c in inc.compensations
-        ],
+        "compensations": [compensation_json(c) for c in inc.compensations],
     }
+
+
+def compensation_json(c: Compensation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": c.id, "action": c.action, "amount": fmt(c.amount, c.currency), "currency": c.currency,
+        "state": c.state, "platform_ref": c.platform_ref,
+        # Why it is not issued yet, or why it failed: the store's own words.
+        "error": c.error, "attempts": c.attempts,
+    }
+    if c.percent is not None:
+        out["percent"] = format(c.percent.normalize(), "f")
+    if c.action.startswith("coupon"):
+        out["code"] = c.code
+        out["expires_at"] = iso(c.expires_at) if c.expires_at else None
+    return out
 
 
 def list_incidents(session: Session, shop_id: int | None = None, status: str | None = None,

@@ -13,14 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from plugin.facts import iso
 from plugin.incidents import family
 from plugin.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop
+from plugin.money import fmt
 from plugin.policy import default_policy
 from plugin.rules import IncidentContext, Policy, PolicyError, first_match, parse_policy, plan
 
@@ -118,12 +121,11 @@ def plan_for_incident(session: Session, incident: Incident, order: Order, shop: 
     if first_match(policy, ctx) is None:
         return []  # most incidents (payment, customer) end here, without a query
     spent = _spent_this_month(session, shop.id, now) if policy.monthly_amount is not None else 0
-    planned = plan(policy, ctx, already_given=_given(order), spent_this_month=Decimal(spent))
-    have = {c.action for c in incident.compensations}
+    # One of each action per incident, whatever happens later; what it has counts once, as already given.
+    have = frozenset(c.action for c in incident.compensations)
+    planned = plan(policy, ctx, already_given=_given(order), spent_this_month=Decimal(spent), have=have)
     new = []
     for p in planned:
-        if p.action in have:
-            continue  # one of each action per incident, whatever happens later
         key = idempotency_key(shop, order, incident, p.action)
         comp = Compensation(
             action=p.action, amount=p.amount, percent=p.percent, currency=ctx.currency, value=p.value,
@@ -151,24 +153,106 @@ def settle_incident(incident: Incident) -> None:
         incident.status = "open"
 
 
-def approve(session: Session, comp: Compensation) -> None:
-    if comp.state != "awaiting_approval":
+# -- state changes: each is a compare-and-set on the row, so two deciders (a merchant, a job) never overwrite
+#    each other: the one that finds the state it expects wins, the other is told what happened.
+
+WITHDRAWABLE = ("planned", "awaiting_approval")
+
+
+def _swap(session: Session, comp: Compensation, expected: tuple[str, ...], **values) -> bool:
+    """Change the row only if its state is still one of `expected`; the loaded object follows."""
+    done = session.execute(
+        update(Compensation).where(Compensation.id == comp.id, Compensation.state.in_(expected)).values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if done:
+        for name, value in values.items():
+            set_committed_value(comp, name, value)
+    else:
+        session.refresh(comp, ["state"])
+    return done
+
+
+def approve(session: Session, comp: Compensation, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    if not _swap(session, comp, ("awaiting_approval",), state="planned", updated_at=now,
+                 notes=[*comp.notes, f"approved {now:%Y-%m-%d %H:%M} UTC"]):
         raise LedgerError(f"compensation {comp.id} is {comp.state}, not awaiting approval")
-    comp.state = "planned"
-    comp.notes = [*comp.notes, "approved"]
     settle_incident(comp.incident)
 
 
-def cancel(session: Session, comp: Compensation) -> None:
-    if comp.state not in ("planned", "awaiting_approval"):
+def cancel(session: Session, comp: Compensation, now: datetime | None = None) -> None:
+    if not _swap(session, comp, WITHDRAWABLE, state="cancelled", updated_at=now or datetime.now(UTC)):
+        if comp.state == "issuing":
+            raise LedgerError(f"compensation {comp.id} is being issued: the store may already have made it, so "
+                              "it can no longer be cancelled (only planned or waiting ones can be cancelled)")
         raise LedgerError(f"compensation {comp.id} is {comp.state}: only planned or waiting ones can be cancelled")
-    comp.state = "cancelled"
     settle_incident(comp.incident)
 
 
-def stuck(session: Session, now: datetime, older_than: timedelta = timedelta(minutes=10)) -> list[int]:
-    """Compensations a lost or crashed job left behind, to enqueue again."""
-    return list(session.execute(
-        select(Compensation.id).where(Compensation.state.in_(("planned", "issuing")),
-                                      Compensation.updated_at < now - older_than)
-    ).scalars())
+def withdraw(session: Session, comp: Compensation, now: datetime) -> bool:
+    """Cancel a compensation nobody has started to issue (the order is gone); one being issued finishes."""
+    if comp.state not in WITHDRAWABLE:
+        return False
+    if comp.id is None:  # planned in this very transaction: no job can have seen it
+        comp.state = "cancelled"
+        return True
+    return _swap(session, comp, WITHDRAWABLE, state="cancelled", updated_at=now)
+
+
+def start_issuing(session: Session, comp: Compensation, now: datetime) -> bool:
+    """planned (or a resumed issuing) → issuing, counting the attempt. A coupon's validity starts at its
+    first issue, so one that waited for approval is never born expired."""
+    expires = comp.expires_at
+    if expires is None and comp.action.startswith("coupon"):
+        expires = now.replace(microsecond=0) + timedelta(days=comp.valid_days or 90)
+    return _swap(session, comp, (comp.state,) if comp.state in ("planned", "issuing") else (),
+                 state="issuing", attempts=comp.attempts + 1, updated_at=now, expires_at=expires)
+
+
+def mark_issued(session: Session, comp: Compensation, ref: str, now: datetime) -> None:
+    # Nothing moves a compensation out of `issuing` but its own (locked) job, so this always applies.
+    _swap(session, comp, ("issuing",), state="issued", platform_ref=ref, error=None, updated_at=now)
+    settle_incident(comp.incident)
+
+
+def mark_failed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:
+    """The store said no: the compensation failed, and the incident says so in its evidence."""
+    _swap(session, comp, ("issuing",), state="failed", error=reason, updated_at=now)
+    what = f"{comp.action.replace('_', ' ')} of {describe_value(comp)}"
+    comp.incident.evidence = [*comp.incident.evidence, {
+        "at": iso(now), "source": "compensation", "fact": f"the {what} failed: {reason}; it needs the merchant"}]
+    settle_incident(comp.incident)
+
+
+def mark_unconfirmed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:
+    """A transient problem: the compensation stays `issuing` (and counts against the caps) until the store
+    confirms it exists or says no; the next run asks the store for its key before acting again."""
+    _swap(session, comp, ("issuing",), error=f"not confirmed yet: {reason}", updated_at=now)
+
+
+def describe_value(comp: Compensation) -> str:
+    if comp.action == "coupon_percent" and comp.percent is not None:
+        return f"{comp.percent.normalize():f} %"
+    return f"{fmt(comp.amount if comp.amount is not None else comp.value, comp.currency)} {comp.currency}"
+
+
+RESUME_AFTER = timedelta(minutes=10)
+RESUME_AT_MOST_EVERY = timedelta(hours=6)
+QUEUE_RETRIES = 8  # job runs before the sweep takes over (queue back-off, see plugin.queue)
+
+
+def stuck(session: Session, now: datetime, older_than: timedelta = RESUME_AFTER) -> list[int]:
+    """Compensations a lost or crashed job left behind, or whose outcome the store has not confirmed yet,
+    to enqueue again. The pause doubles with every run past the queue's own retries (up to 6 hours), so an
+    unreachable store is asked less and less often, but always again."""
+    rows = session.execute(
+        select(Compensation.id, Compensation.attempts, Compensation.updated_at)
+        .where(Compensation.state.in_(("planned", "issuing")), Compensation.updated_at < now - older_than)
+    ).all()
+    due = []
+    for cid, attempts, updated_at in rows:
+        pause = min(older_than * 2 ** min(max(attempts - QUEUE_RETRIES, 0), 6), RESUME_AT_MOST_EVERY)
+        if updated_at <= now - pause:
+            due.append(cid)
+    return due

@@ -201,6 +201,8 @@ class Compensation(Base):
     rule: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[list[Any]] = mapped_column(default=list)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A coupon's end of validity, fixed when it is first issued (valid_days from then, not from planning).
+    expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -20,7 +20,7 @@ from plugin import privacy
 from plugin.calendars import CalendarError
 from plugin.facts import OrderFacts, ShopEvent
 from plugin.incidents import Assessment, assess, family
-from plugin.ledger import plan_for_incident
+from plugin.ledger import plan_for_incident, withdraw
 from plugin.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop, WebhookDelivery
 from plugin.orders import merge
 from plugin.timing import TimingPolicy
@@ -188,8 +188,7 @@ def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, 
             _add_evidence(inc, a.dismiss)
             inc.status, inc.resolved_at = "dismissed", now
             for comp in inc.compensations:
-                if comp.state in ("planned", "awaiting_approval"):
-                    comp.state = "cancelled"  # the order is gone: nothing left to compensate
+                withdraw(session, comp, now)  # the order is gone: nothing left to compensate
         order.next_check_at = None
         return out
     for f in a.findings:

@@ -318,8 +318,12 @@ def _money(value: Decimal, currency: str) -> Decimal:
 
 
 def plan(policy: Policy, ctx: IncidentContext, already_given: Decimal = Decimal(0),
-         spent_this_month: Decimal = Decimal(0)) -> list[Planned]:
-    """The compensations the first matching rule calls for, after caps and approval."""
+         spent_this_month: Decimal = Decimal(0), have: frozenset[str] = frozenset()) -> list[Planned]:
+    """The compensations the first matching rule calls for, after caps and approval.
+
+    `have` names the actions the incident already has: they are counted once, in `already_given` and
+    `spent_this_month`, and are not priced again.
+    """
     rule = first_match(policy, ctx)
     if rule is None:
         return []
@@ -328,6 +332,8 @@ def plan(policy: Policy, ctx: IncidentContext, already_given: Decimal = Decimal(
     out: list[Planned] = []
     month = spent_this_month
     for a in rule.then:
+        if a.action in have:
+            continue
         p = _price(a, ctx, rule.name)
         if p is None:
             continue

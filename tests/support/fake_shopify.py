@@ -187,7 +187,7 @@ class FakeShopify:
     # -- money ----------------------------------------------------------------------------------------------
     def add_payable_order(self, order_id: str, total: str, shipping: str, currency: str = "USD") -> None:
         self.payable[gid("Order", order_id)] = {"total": Decimal(total), "shipping": Decimal(shipping),
-                                                "currency": currency, "refunds": [], "shipping_refunded": False}
+                                                "currency": currency, "refunds": [], "shipping_refunded": Decimal(0)}
 
     def refunds_of(self, order_id: str) -> list[dict]:
         return self.payable[gid("Order", order_id)]["refunds"]
@@ -197,12 +197,16 @@ class FakeShopify:
         if o is None:
             return None
         refunded = sum((r["amount"] for r in o["refunds"]), Decimal(0))
-        ship_left = Decimal(0) if o["shipping_refunded"] else o["shipping"]
+        ship_left = o["shipping"] - o["shipping_refunded"]
         sale = {"id": gid("OrderTransaction", 1), "gateway": "shopify_payments", "kind": "SALE", "status": "SUCCESS"}
 
-        def suggested(info, refundShipping=False, **_):
-            amount = ship_left if refundShipping else Decimal(0)
-            return {"shipping": {"amountSet": money(str(amount), o["currency"])},
+        def suggested(info, refundShipping=False, shippingAmount=None, **_):
+            # shippingAmount overrides refundShipping, as in the real API; never more than is refundable.
+            wanted = Decimal(str(shippingAmount)) if shippingAmount is not None else (
+                ship_left if refundShipping else Decimal(0))
+            amount = min(wanted, ship_left)
+            return {"shipping": {"amountSet": money(str(amount), o["currency"]),
+                                 "maximumRefundableSet": money(str(ship_left), o["currency"])},
                     "suggestedTransactions": [
                         {"gateway": "shopify_payments", "kind": "SUGGESTED_REFUND",
                          "amountSet": money(str(amount), o["currency"]), "parentTransaction": {"id": sale["id"]}}
@@ -231,12 +235,17 @@ class FakeShopify:
         if amount > o["total"] - refunded:
             errors.append({"field": ["transactions"], "message": f"Refund amount ${amount} is greater than net "
                                                                  f"payment received ${o['total'] - refunded}"})
-        if (input.get("shipping") or {}).get("fullRefund") and o["shipping_refunded"]:
+        shipping = input.get("shipping") or {}
+        ship_left = o["shipping"] - o["shipping_refunded"]
+        ship = ship_left if shipping.get("fullRefund") else Decimal(str(shipping.get("amount") or 0))
+        if shipping and ship_left <= 0:
             errors.append({"field": ["shipping"], "message": "Shipping has already been refunded"})
+        elif ship > ship_left:
+            errors.append({"field": ["shipping", "amount"], "message": f"Shipping refund amount ${ship} is greater "
+                                                                       f"than the refundable ${ship_left}"})
         if errors:
             return {"refund": None, "userErrors": errors}
-        if (input.get("shipping") or {}).get("fullRefund"):
-            o["shipping_refunded"] = True
+        o["shipping_refunded"] += ship
         refund = {"id": gid("Refund", 1000 + sum(len(p["refunds"]) for p in self.payable.values())),
                   "amount": amount, "note": input.get("note"), "input": input}
         o["refunds"].append(refund)
