@@ -81,7 +81,8 @@ def _issue(app, compensation_id: int, retry) -> str:
             return _not_issued(s, comp, exc)
         except Exception as exc:  # an answer we could not read: the store may have acted
             s.rollback()
-            ledger.mark_unconfirmed(s, comp, f"{type(exc).__name__}: {exc}", datetime.now(UTC))
+            ledger.mark_unconfirmed(s, comp, f"outcome not known yet: {type(exc).__name__}: {exc}",
+                                    datetime.now(UTC))
             s.commit()
             raise
         ledger.mark_issued(s, comp, ref, datetime.now(UTC))
@@ -101,13 +102,16 @@ def _call(app, s, comp: Compensation, resumed: bool, retry) -> str:
 
 def _not_issued(s, comp: Compensation, exc: PlatformError) -> str:
     now = datetime.now(UTC)
-    if isinstance(exc, Refused) or not exc.retryable:
-        # The store said no (or refused the request outright): trying again would not change its answer.
+    locked_out = exc.status in (401, 403)  # the credentials, not the refund: it goes through once reconnected
+    if isinstance(exc, Refused) or not (exc.retryable or locked_out):
+        # The store said no: trying again would not change its answer.
         ledger.mark_failed(s, comp, str(exc), now)
         s.commit()
         log.error("compensation %s refused by the platform: %s", comp.id, exc)
         return comp.state
-    ledger.mark_unconfirmed(s, comp, str(exc), now)
+    ledger.mark_unconfirmed(s, comp, f"not issued yet: {exc}; tried again once the store accepts the connection"
+                            if locked_out else f"outcome not known yet: {exc}; the store is asked again before "
+                            "anything is tried again", now)
     s.commit()
-    log.warning("compensation %s not confirmed yet (attempt %s): %s", comp.id, comp.attempts, exc)
+    log.warning("compensation %s not confirmed (attempt %s): %s", comp.id, comp.attempts, exc)
     raise exc  # the queue retries it later with back-off; the next run asks the platform before acting

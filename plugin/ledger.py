@@ -228,7 +228,7 @@ def mark_failed(session: Session, comp: Compensation, reason: str, now: datetime
 def mark_unconfirmed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:
     """A transient problem: the compensation stays `issuing` (and counts against the caps) until the store
     confirms it exists or says no; the next run asks the store for its key before acting again."""
-    _swap(session, comp, ("issuing",), error=f"not confirmed yet: {reason}", updated_at=now)
+    _swap(session, comp, ("issuing",), error=reason, updated_at=now)
 
 
 def describe_value(comp: Compensation) -> str:

@@ -2,12 +2,12 @@
 
 Every document is parsed and validated against the real Admin schema (2026-04) and executed by
 graphql-core against in-memory orders, so a query the real API would refuse is refused here too.
-Failures are scripted: "throttled" (THROTTLED with throttleStatus), "429" (with Retry-After), "500",
+Failures are scripted: "throttled" (THROTTLED with throttleStatus), "429" (with Retry-After), "500", "423",
 "timeout" (answers after the client gave up), "timeout_after" (does the work, then answers too late).
 A failure may name the operation it hits: ("RedressRefund", "timeout_after").
 
 Money: `refundCreate` needs the `@idempotent` key (required from 2026-04) and replays the first result for
-a key it has seen; it refuses to refund more than was paid, or shipping twice. `discountCodeBasicCreate`
+a key it has seen; it refuses to refund more than was paid, or more shipping than is left. `discountCodeBasicCreate`
 refuses a code that exists (TAKEN).
 """
 
@@ -306,6 +306,8 @@ class FakeShopify:
                 return Response("Too Many Requests", 429, headers={"Retry-After": "2.0"})
             if failure == "500":
                 return Response("Internal Server Error", 500)
+            if failure == "423":  # a shop locked by Shopify: every call is refused until it is unlocked
+                return Response(json.dumps({"errors": "Unavailable Shop"}), 423, content_type="application/json")
             if failure == "timeout":
                 time.sleep(self.timeout_seconds)
                 return Response("{}", 200, content_type="application/json")
