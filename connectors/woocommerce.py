@@ -7,7 +7,9 @@ Mapping decided here (documented in the README):
 - a cancelled order that had been paid was cancelled by the shop (`staff`): core lets customers cancel
   only unpaid orders, so an unpaid cancellation is the customer's (`unpaid`: abandoned or timed out).
 - tracking from `_wc_shipment_tracking_items` (Shipment Tracking / Advanced Shipment Tracking), status
-  from TrackShip's `ts_shipment_status`; a completed order with no tracking counts as shipped then.
+  from TrackShip's `ts_shipment_status`; a completed order with no tracking counts as handed over then, with
+  a stand-in shipment that carries no tracking data (so nothing after hand-over is judged) until real
+  tracking arrives and replaces it.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
     shipments = _shipments(meta)
     if status == "completed" and not shipments:
         shipments = [Shipment(id="completed", created_at=completed_at, updated_at=completed_at,
-                              shipped_at=completed_at or modified)]
+                              shipped_at=completed_at or modified, stand_in=True)]
     names = [text(billing.get("first_name")), text(billing.get("last_name"))]
     return OrderFacts(
         order_id=required_id(p),

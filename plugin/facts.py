@@ -47,6 +47,13 @@ class Shipment:
     estimated_delivery_at: datetime | None = None
     delivered_at: datetime | None = None
     events: list[TrackingEvent] = field(default_factory=list)
+    # No shipment of its own: the platform only said the order went out (dropped once a real one arrives).
+    stand_in: bool = False
+
+    @property
+    def tracked(self) -> bool:
+        """Whether the carrier's side can be followed: a tracking number, a carrier status or a scan."""
+        return bool(self.tracking_number or self.events or self.status in HANDED_OVER)
 
 
 @dataclass

@@ -11,7 +11,8 @@ Failed orders (this module's mapping, documented in the README):
 | cancelled, reason inventory / staff / other        | order_cancelled  | shop           |
 | not cancelled, financial voided / expired / failed | payment_failed   | payment        |
 A payment_failed incident resolves when the order is later paid (or authorized); an order_cancelled
-one when the order is no longer cancelled (restored). A deleted order dismisses its open incidents.
+one when the order is no longer cancelled (restored). A deleted order dismisses its open incidents, and so
+does a family that cannot be judged at all (a parcel handed over with no tracking data: `withdrawn`).
 
 Stalled orders are judged in `plugin.stalls`. Kinds of one family describe one episode, so an order has at
 most one open incident per family: `fulfillment_late` becomes `pickup_late` when a label is made, and
@@ -58,6 +59,7 @@ class Assessment:
     findings: list[Finding] = field(default_factory=list)
     recovered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # family -> evidence
     dismiss: list[dict[str, Any]] | None = None
+    withdrawn: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # family -> why it has no grounds
     next_check_at: datetime | None = None
 
 
@@ -98,5 +100,6 @@ def assess(facts: OrderFacts, timing: TimingPolicy, now: datetime, source: str) 
     stalls = assess_stalls(facts, timing, now, source)
     out.findings.extend(stalls.findings)
     out.recovered.update(stalls.recovered)
+    out.withdrawn.update(stalls.withdrawn)
     out.next_check_at = stalls.next_check_at
     return out

@@ -2,7 +2,8 @@
 
 Platforms deliver out of order and more than once, so every merge is idempotent and compares the
 platform's own modification times: an older order payload never overwrites a newer one, a shipment
-keeps its newest version, tracking events and refunds are sets keyed by their ids.
+keeps its newest version, tracking events and refunds are sets keyed by their ids. A stand-in shipment
+(the platform said the order went out, with nothing to follow) gives way to any real one.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def _merge_shipments(current: list[Shipment], incoming: list[Shipment]) -> list[
     by_id = {s.id: s for s in current}
     for s in incoming:
         by_id[s.id] = _merge_shipment(by_id.get(s.id), s)
-    return list(by_id.values())
+    merged = list(by_id.values())
+    # A stand-in only said "it went out": a real shipment, whenever it arrives, says more.
+    real = [s for s in merged if not s.stand_in]
+    return real or merged
 
 
 def merge(current: OrderFacts | None, change: Change) -> OrderFacts:

@@ -179,16 +179,20 @@ def _add_evidence(incident: Incident, entries: list[dict]) -> bool:
     return bool(new)
 
 
+def _dismiss(session: Session, incident: Incident, evidence: list[dict], now: datetime) -> None:
+    _add_evidence(incident, evidence)
+    incident.status, incident.resolved_at = "dismissed", now
+    for comp in incident.compensations:
+        withdraw(session, comp, now)  # one already being issued finishes
+
+
 def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, now: datetime) -> Applied:
     """Open, update, resolve or dismiss this order's incidents, and plan what the shop's rules owe."""
     open_by_family = {family(i.kind): i for i in order.incidents if i.status in OPEN_INCIDENT_STATUSES}
     out = Applied()
     if a.dismiss is not None:
         for inc in open_by_family.values():
-            _add_evidence(inc, a.dismiss)
-            inc.status, inc.resolved_at = "dismissed", now
-            for comp in inc.compensations:
-                withdraw(session, comp, now)  # the order is gone: nothing left to compensate
+            _dismiss(session, inc, a.dismiss, now)  # the order is gone: nothing left to compensate
         order.next_check_at = None
         return out
     for f in a.findings:
@@ -217,6 +221,10 @@ def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, 
         # The same incident can earn more as facts change (a longer delay, a new verdict).
         out.compensations.extend(plan_for_incident(session, inc, order, shop, now))
     active = {family(f.kind) for f in a.findings}
+    for fam, evidence in a.withdrawn.items():
+        if fam in open_by_family and fam not in active:
+            # Opened without grounds: dismissed, and what was not paid yet is not owed.
+            _dismiss(session, open_by_family.pop(fam), evidence, now)
     for fam, evidence in a.recovered.items():
         inc = open_by_family.get(fam)
         if inc is not None and fam not in active:

@@ -4,7 +4,8 @@ Before hand-over the parcel is the shop's: no label within the handling time is 
 label that never reaches the carrier is `pickup_late`. After hand-over it is the carrier's (`transit_stalled`,
 `delivery_late`, `lost`, a carrier `failure`), except what the customer causes: a failed delivery attempt,
 or a parcel sent back after it was not collected. A delivery is late for the shop instead when the shop's
-own late hand-over explains the delay.
+own late hand-over explains the delay. Only a shipment the carrier lets us follow (a tracking number, a
+carrier status or a scan) is judged after hand-over: without one there is no evidence against the carrier.
 
 Pure domain code: facts, timing policy and `now` in; findings, recoveries and the next deadline out.
 """
@@ -28,6 +29,8 @@ ACTIVE_SHIPMENT = lambda s: s.status not in ("cancelled", "error")  # noqa: E731
 class StallAssessment:
     findings: list[Finding] = field(default_factory=list)
     recovered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # family -> evidence
+    # family -> why it cannot be judged at all: an open incident of it had no grounds and is dismissed
+    withdrawn: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     next_check_at: datetime | None = None
 
     def due(self, when: datetime | None) -> None:
@@ -102,10 +105,16 @@ def _assess_stalls(facts: OrderFacts, timing: TimingPolicy, now: datetime, sourc
     first_handover = min(s.shipped_at for s in handed if s.shipped_at)
     out.recovered["handover"] = [ev(first_handover, f"handed to the carrier {cal.describe(first_handover)}")]
 
-    # -- after hand-over: per undelivered shipment -----------------------------------------------------
-    pending = [s for s in handed if not s.delivered_at]
+    # -- after hand-over: per undelivered shipment the carrier lets us follow ----------------------------
+    followed = [s for s in handed if s.tracked]
+    if not followed:
+        # Most shops without a tracking plugin: a late or lost verdict would blame the carrier on no evidence.
+        out.withdrawn["transit"] = [ev(first_handover, "no tracking data from the carrier: delivery is not "
+                                       "followed, so no delay or loss is judged after hand-over")]
+        return out
+    pending = [s for s in followed if not s.delivered_at]
     if not pending:
-        last = max(s.delivered_at for s in handed if s.delivered_at)
+        last = max(s.delivered_at for s in followed if s.delivered_at)
         for family in ("transit", "delivery_failed"):
             out.recovered[family] = [ev(last, f"delivered {cal.describe(last)}")]
         return out
@@ -173,7 +182,7 @@ def _shipment_findings(s: Shipment, facts: OrderFacts, timing: TimingPolicy, now
             f"{_days(now - last_news)} (lost after {timing.lost_after_days:g} days) → carrier")],
             since=min(late_from, lost_at)))
         return found
-    out.due(lost_at)
+    out.due(max(lost_at, late_from))  # lost takes both the silence and a passed delivery date
 
     if now >= late_from:
         handover_delay = max(shipped - handling_due, timedelta(0))

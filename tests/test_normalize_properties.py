@@ -91,3 +91,33 @@ def test_tracking_news_before_the_order_itself_is_kept():
         s = facts.shipments[0]
         results.add((s.status, s.carrier, len(s.events), facts.complete))
     assert results == {("in_transit", "UPS", 1, True)}
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_a_woocommerce_stand_in_shipment_gives_way_to_tracking_whatever_the_delivery_order(data):
+    """`completed` with no tracking plugin data, then the tracking meta: the stand-in never outlives it."""
+    tracked = wc_order(status="completed", date_modified_gmt="2026-11-21T10:00:00")
+    bare = wc_order(status="completed", date_modified_gmt="2026-11-20T10:00:00",
+                    date_completed_gmt="2026-11-20T10:00:00")
+    bare["meta_data"] = [m for m in bare["meta_data"] if m["key"] != "_wc_shipment_tracking_items"]
+    changes = [c for p in (bare, tracked) for c in woocommerce.normalize("order.updated", p, NOW)]
+    facts = None
+    duplicates = data.draw(st.lists(st.sampled_from(changes), max_size=3))
+    for c in [*data.draw(st.permutations(changes)), *duplicates]:
+        facts = merge(facts, c)
+    assert [(s.id, s.tracking_number) for s in facts.shipments] == [
+        ("7f4978c390ee633c6294ae0f258656f9", "9400111899560000000000")]
+
+
+def test_every_shopify_path_marks_a_fulfillment_without_tracking_number_or_status_as_untracked():
+    from connectors import shopify_admin
+
+    bare = dict(id=1, order_id=2, status="success", shipment_status=None, created_at="2026-11-20T10:00:00Z")
+    assert shopify.shipment(bare).shipped_at is not None and not shopify.shipment(bare).tracked
+    assert shopify.shipment({**bare, "tracking_number": "1Z9"}).tracked
+    assert shopify.shipment({**bare, "shipment_status": "in_transit"}).tracked
+    node = dict(legacyResourceId="1", status="SUCCESS", displayStatus="FULFILLED", createdAt="2026-11-20T10:00:00Z",
+                trackingInfo=[], events={"nodes": []})
+    assert shopify_admin._shipment(node).shipped_at is not None and not shopify_admin._shipment(node).tracked
+    assert shopify_admin._shipment({**node, "trackingInfo": [{"company": "UPS", "number": "1Z9"}]}).tracked

@@ -129,6 +129,40 @@ def test_delivered_resolves_the_transit_family_and_schedules_nothing():
     assert set(a.recovered) >= {"handover", "transit", "delivery_failed"}
 
 
+def untracked(at, **kw) -> Shipment:
+    """Handed over with nothing from the carrier: no tracking number, no carrier status, no scans."""
+    return Shipment(id="completed", created_at=at, updated_at=at, shipped_at=at, **kw)
+
+
+def test_handed_over_without_tracking_data_nothing_after_hand_over_is_judged():
+    handed = MON + timedelta(days=1)
+    for kw in ({"carrier": "UPS"}, {"stand_in": True}):  # a bare Shopify fulfillment; WooCommerce `completed`
+        for days in (7, 14, 60):
+            a = assess(order(shipments=[untracked(handed, **kw)]), TIMING, handed + timedelta(days=days), "sweep")
+            assert a.findings == [] and a.next_check_at is None  # nothing to judge, nothing to look at again
+            assert a.recovered["handover"]  # the shop's part: handed over in time
+            [why] = a.withdrawn["transit"]
+            assert "no tracking data from the carrier: delivery is not followed" in why["fact"]
+
+
+def test_an_untracked_stand_in_beside_a_tracked_shipment_is_ignored():
+    handed = MON + timedelta(days=1)
+    delivered = shipped(handed, status="delivered", delivered_at=handed + timedelta(days=2))
+    a = assess(order(shipments=[untracked(handed), delivered]), TIMING, handed + timedelta(days=20), "webhook")
+    assert a.findings == [] and a.next_check_at is None and "delivered" in a.recovered["transit"][0]["fact"]
+    a = assess(order(shipments=[untracked(handed), shipped(handed)]), TIMING, handed + timedelta(days=15), "sweep")
+    assert kinds(a) == [("lost", "carrier")] and "SEUR TRK1" in a.findings[0].evidence[-1]["fact"]
+
+
+def test_a_long_transit_override_waits_for_the_delivery_date_before_calling_a_parcel_lost():
+    t = TimingPolicy(calendar=TIMING.calendar, transit_overrides=(TransitOverride("SEUR", None, 30),))
+    handed = MON + timedelta(days=1)
+    now = handed + timedelta(days=20)  # silent for longer than 14 days, but due only in 30 business days
+    a = assess(order(shipments=[shipped(handed, status=None)]), t, now, "sweep")  # a tracking number, no scans
+    assert a.findings == []
+    assert a.next_check_at == TIMING.calendar.add_business_days(handed, 30)
+
+
 def test_digital_unpaid_and_cancelled_orders_never_stall():
     late = datetime(2026, 12, 20, tzinfo=UTC)
     assert assess(order(requires_shipping=False), TIMING, late, "s").findings == []
@@ -158,3 +192,54 @@ def test_nothing_opens_before_the_next_check_and_something_is_due_until_delivery
     assert a.findings or a.next_check_at is not None
     if a.next_check_at is not None:
         assert a.next_check_at > now
+
+
+# -- the next check over random timing policies and random shipments -------------------------------------------
+
+CARRIERS = ("SEUR", "UPS", None)
+days_60 = st.integers(0, 60)
+timings = st.builds(
+    TimingPolicy,
+    calendar=st.builds(Calendar, tz=st.sampled_from([MADRID, ZoneInfo("America/New_York"), ZoneInfo("UTC")]),
+                       days=st.frozensets(st.integers(0, 6), min_size=1)),
+    handling_business_days=days_60, pickup_grace_business_days=days_60, transit_business_days=days_60,
+    max_scan_gap_days=st.floats(0.1, 365), lost_after_days=st.floats(0.1, 365),
+    transit_overrides=st.lists(st.builds(TransitOverride, st.sampled_from(CARRIERS), st.sampled_from(("ES", None)),
+                                         days_60), max_size=3).map(tuple),
+    use_platform_estimate=st.booleans())
+AFTER_HAND_OVER = {"transit_stalled", "delivery_late", "lost", "delivery_failed", "returned_to_sender"}
+hours = st.integers(0, 24 * 120).map(lambda h: timedelta(hours=h))
+
+
+@st.composite
+def shipments(draw, n: int):
+    status = draw(st.sampled_from([None, "label_printed", "carrier_picked_up", "in_transit", "delayed",
+                                   "out_for_delivery", "attempted_delivery", "available_for_pickup", "failure",
+                                   "returned_to_sender", "delivered", "cancelled"]))
+    at = MON + draw(hours)
+    handed = status not in ("label_printed", "cancelled") and draw(st.booleans())
+    scans = [TrackingEvent(id=f"e{n}{i}", status="in_transit", happened_at=at + draw(hours))
+             for i in range(draw(st.integers(0, 2)))]
+    return Shipment(id=f"s{n}", status=status, carrier=draw(st.sampled_from(CARRIERS)),
+                    tracking_number=draw(st.sampled_from((None, f"TRK{n}"))), created_at=at, updated_at=at,
+                    shipped_at=at if handed or status in (None, "in_transit") else None, events=scans,
+                    estimated_delivery_at=draw(st.none() | hours.map(lambda h: at + h)),
+                    delivered_at=at + draw(hours) if status == "delivered" else None)
+
+
+@settings(max_examples=400, deadline=None)
+@given(timing=timings, n=st.integers(0, 3), later=hours, data=st.data())
+def test_the_next_check_is_always_in_the_future_whatever_the_timing_policy(timing, n, later, data):
+    facts = order(shipments=[data.draw(shipments(i)) for i in range(n)])
+    now = MON + later
+    a = assess(facts, timing, now, "sweep")
+    assert a.next_check_at is None or a.next_check_at > now
+    handed = [s for s in facts.shipments if s.shipped_at and s.status != "cancelled"]
+    if handed and not any(s.tracked for s in handed):
+        assert not {f.kind for f in a.findings} & AFTER_HAND_OVER  # no carrier verdict without carrier data
+    if any(s.tracked and not s.delivered_at and s.status in (None, "in_transit", "delayed") for s in handed):
+        assert a.findings or a.next_check_at is not None  # a parcel on its way is always followed
+    if not a.findings and a.next_check_at is not None:
+        # Nothing can open before the next check: the sweep would not look.
+        just_before = now + (a.next_check_at - now) * data.draw(st.floats(0, 0.999))
+        assert assess(facts, timing, just_before, "sweep").findings == []
