@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -35,9 +36,14 @@ def quick_retry(app: Flask, attempts: int = 2, timeout: float = 5.0) -> Retry:
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, PlatformError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    """The platform's reason, in words a merchant can act on (no endpoint URLs: they mean nothing to them)."""
+    if not isinstance(exc, PlatformError):
+        return f"{type(exc).__name__}: {exc}"
+    gave_up = re.search(r"kept failing after (\d+) attempts \((.*)\)$", str(exc))
+    if gave_up:
+        tries = "once" if gave_up.group(1) == "1" else f"{gave_up.group(1)} times"
+        return f"the store did not answer (tried {tries}: {gave_up.group(2)})"
+    return str(exc)
 
 
 def credentials_problem(app: Flask, session: Session, shop: Shop, retry: Retry) -> str | None:
