@@ -53,6 +53,15 @@ class FetchedPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook the store has for us: its topic in the platform's words, where it goes, and whether it is on."""
+
+    topic: str
+    url: str
+    active: bool = True
+
+
 class Connector(Protocol):
     name: str
     signature_header: str
@@ -73,6 +82,13 @@ class Connector(Protocol):
 
     def subscribe_webhooks(self, access: ShopAccess, callback_url: str, secret: str | None = None,
                            retry=None) -> list[str]: ...
+
+    webhook_topics: tuple[str, ...]  # the topics Redress subscribes, in the platform's words
+
+    def check_access(self, access: ShopAccess, retry=None) -> None:
+        """One cheap read; raises PlatformError with the platform's reason when the credentials do not work."""
+
+    def list_webhooks(self, access: ShopAccess, retry=None) -> list[Webhook]: ...
 
 
 def hmac_sha256_b64_matches(body: bytes, signature: str | None, secrets: list[str]) -> bool:

@@ -19,6 +19,7 @@ from connectors.base import (
     FetchedPage,
     PayloadError,
     ShopAccess,
+    Webhook,
     items,
     money,
     obj,
@@ -36,6 +37,10 @@ FINANCIAL = {"pending", "authorized", "partially_paid", "paid", "partially_refun
              "voided", "expired"}
 CANCEL_REASONS = {"customer": "customer", "declined": "payment_declined", "fraud": "fraud",
                   "inventory": "inventory", "staff": "staff", "other": "other"}
+# What `subscribe_webhooks` subscribes.
+webhook_topics = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "ORDERS_FULFILLED",
+                  "ORDERS_PARTIALLY_FULFILLED", "ORDERS_DELETE", "FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE",
+                  "FULFILLMENT_EVENTS_CREATE", "REFUNDS_CREATE", "APP_UNINSTALLED")
 ORDER_TOPICS = {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled",
                 "orders/partially_fulfilled", "orders/edited"}
 
@@ -234,6 +239,17 @@ def subscribe_webhooks(access: ShopAccess, callback_url: str, secret: str | None
     """Subscribe the order topics with webhookSubscriptionCreate (deliveries are signed with the app secret)."""
     admin, client = _client(access, retry)
     return admin.subscribe(client, callback_url)
+
+
+def check_access(access: ShopAccess, retry=None) -> None:
+    """A tiny GraphQL read (`shop { name }`): the token is accepted."""
+    admin, client = _client(access, retry)
+    admin.shop_name(client)
+
+
+def list_webhooks(access: ShopAccess, retry=None) -> list[Webhook]:
+    admin, client = _client(access, retry)
+    return [Webhook(topic=topic, url=uri) for topic, uri in admin.webhooks(client)]
 
 
 def refresh_credentials(access: ShopAccess, api_key: str, api_secret: str, shop_url: str = "https://{shop}") -> dict:

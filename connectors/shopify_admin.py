@@ -17,7 +17,7 @@ import requests
 
 from connectors.base import items, money, obj, required_id, text, when
 from connectors.http import PlatformError, Refused, Retry, send
-from connectors.shopify import CANCEL_REASONS, FINANCIAL
+from connectors.shopify import CANCEL_REASONS, FINANCIAL, webhook_topics
 from plugin.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
 
 log = logging.getLogger(__name__)
@@ -360,9 +360,7 @@ def find_coupon(client: AdminClient, req) -> str | None:
 
 # -- webhook subscriptions ------------------------------------------------------------------------------------
 
-WEBHOOK_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "ORDERS_FULFILLED",
-                  "ORDERS_PARTIALLY_FULFILLED", "ORDERS_DELETE", "FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE",
-                  "FULFILLMENT_EVENTS_CREATE", "REFUNDS_CREATE", "APP_UNINSTALLED")
+WEBHOOK_TOPICS = webhook_topics
 
 SUBSCRIBE_MUTATION = """
 mutation RedressSubscribe($topic: WebhookSubscriptionTopic!, $uri: String!) {
@@ -385,3 +383,33 @@ def subscribe(client: AdminClient, uri: str) -> list[str]:
         if result["webhookSubscription"]:
             made.append(result["webhookSubscription"]["id"])
     return made
+
+
+# -- connection check: one cheap read, and the subscriptions that point at us ----------------------------------
+
+SHOP_QUERY = "query RedressCheck { shop { name } }"
+
+WEBHOOKS_QUERY = """
+query RedressWebhooks($after: String) {
+  webhookSubscriptions(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { topic uri }
+  }
+}
+"""
+
+
+def shop_name(client: AdminClient) -> str:
+    return client.execute(SHOP_QUERY)["shop"]["name"]
+
+
+def webhooks(client: AdminClient, max_pages: int = 10) -> list[tuple[str, str]]:
+    """(topic, uri) of the shop's subscriptions made by this app (the only ones the API shows)."""
+    found, after = [], None
+    for _ in range(max_pages):
+        conn = client.execute(WEBHOOKS_QUERY, {"after": after})["webhookSubscriptions"]
+        found += [(n["topic"], n["uri"]) for n in conn["nodes"]]
+        if not conn["pageInfo"]["hasNextPage"]:
+            break
+        after = conn["pageInfo"]["endCursor"]
+    return found

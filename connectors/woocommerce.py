@@ -25,6 +25,7 @@ from connectors.base import (
     FetchedPage,
     PayloadError,
     ShopAccess,
+    Webhook,
     items,
     money,
     obj,
@@ -220,3 +221,16 @@ def subscribe_webhooks(access: ShopAccess, callback_url: str, secret: str | None
     if not secret:
         raise ValueError("a WooCommerce webhook needs the shop's webhook secret")
     return woocommerce_api.subscribe(_client(access, retry), callback_url, secret)
+
+
+webhook_topics = woocommerce_api.WEBHOOK_TOPICS
+
+
+def check_access(access: ShopAccess, retry=None) -> None:
+    """GET orders?per_page=1: the REST keys are accepted and may read orders."""
+    woocommerce_api.check(_client(access, retry))
+
+
+def list_webhooks(access: ShopAccess, retry=None) -> list[Webhook]:
+    return [Webhook(topic=topic, url=url, active=status == "active")
+            for topic, url, status in woocommerce_api.webhooks(_client(access, retry))]

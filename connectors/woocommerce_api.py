@@ -157,3 +157,19 @@ def subscribe(client: StoreClient, delivery_url: str, secret: str) -> list[str]:
             raise Refused(f"the store refused the {topic} webhook: {_error(resp)}", status=resp.status_code)
         made.append(str(resp.json()["id"]))
     return made
+
+
+# -- connection check -----------------------------------------------------------------------------------------
+
+def check(client: StoreClient) -> None:
+    """One cheap authenticated read: the keys work and may read orders."""
+    client.get("orders", {"per_page": 1})
+
+
+def webhooks(client: StoreClient) -> list[tuple[str, str, str]]:
+    """(topic, delivery URL, status) of the store's webhooks; WooCommerce disables one after repeated failures."""
+    hooks = client.get("webhooks", {"per_page": 100}).json()
+    if not isinstance(hooks, list):
+        raise PlatformError("the store's webhook list is not a list")
+    return [(str(w.get("topic")), str(w.get("delivery_url")), str(w.get("status"))) for w in hooks
+            if isinstance(w, dict)]

@@ -10,7 +10,7 @@ import functools
 import secrets
 
 from flask import abort, current_app, g, request, session
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from plugin import config, db, redis_conn
 from plugin.models import Shop
@@ -27,13 +27,24 @@ def login_link(shop_id: int) -> str:
     return f"{config(current_app).public_url}/login/{ticket}"
 
 
-def redeem(ticket: str) -> int | None:
+class LinkRefused(Exception):
+    """A sign-in link that does not sign in; `reason` is "used", "expired" or "invalid"."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def redeem(ticket: str) -> int:
+    """The shop the link signs in; spends the link."""
     try:
         data = _signer().loads(ticket, max_age=LINK_SECONDS)
+    except SignatureExpired:
+        raise LinkRefused("expired") from None
     except BadSignature:
-        return None
+        raise LinkRefused("invalid") from None
     if not redis_conn(current_app).set(f"redress:login:{data['nonce']}", "1", nx=True, ex=LINK_SECONDS + 60):
-        return None  # already used
+        raise LinkRefused("used")
     return int(data["shop"])
 
 

@@ -131,7 +131,19 @@ def _connect(add, **kwargs) -> None:
         out = {**shop_json(shop, config(app)), "api_token": api_token}
         if generated_secret:
             out["webhook_secret"] = generated_secret
-        _print_json(out)
+        _print_json(out)  # first: the API token is shown only once, whatever the check below finds
+        _warn_if_refused(app, s, shop)
+
+
+def _warn_if_refused(app, session, shop) -> None:
+    """One cheap read against the store; the shop stays added either way, the merchant learns why it fails."""
+    from plugin.connection import credentials_problem, quick_retry
+
+    problem = credentials_problem(app, session, shop, quick_retry(app))
+    if problem is not None:
+        click.echo(f"warning: shop {shop.id} was added, but its credentials do not work: {problem}. "
+                   "Check the token or keys, then run `redress shops check "
+                   f"{shop.id}`.", err=True)
 
 
 @shops_add.command("shopify")
@@ -189,6 +201,39 @@ def shops_subscribe(shop_id):
         except (PlatformError, ValueError) as exc:
             _fail(str(exc))
         _print_json({"shop_id": shop.id, "webhook_url": url, "created": made})
+
+
+@shops.command("check")
+@click.argument("shop_id", type=int, metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def shops_check(shop_id, as_json):
+    """Whether the credentials work, the webhooks are subscribed, and when the last delivery arrived.
+
+    Exit 1 when something does not work."""
+    from datetime import UTC, datetime
+
+    from plugin.connection import check, describe
+    from plugin.models import Shop
+
+    app, session = _session()
+    with session as s:
+        shop = s.get(Shop, shop_id)
+        if shop is None:
+            _fail(f"no shop {shop_id}")
+        status = check(app, s, shop, datetime.now(UTC))
+    if as_json:
+        _print_json(status)
+    else:
+        for line in describe(status):
+            click.echo(line)
+    if not status["ok"]:
+        problems = [f"the credentials do not work ({status['credentials']['error']})"
+                    if not status["credentials"]["ok"] else None,
+                    f"webhooks missing: {', '.join(status['webhooks']['missing'])}"
+                    if status["webhooks"]["missing"] else None,
+                    status["webhooks"]["error"] if status["credentials"]["ok"] else None]
+        click.echo(f"Error: shop {shop_id} is not fully connected: {'; '.join(p for p in problems if p)}", err=True)
+        sys.exit(1)
 
 
 @shops.command("login-link")

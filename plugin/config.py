@@ -41,6 +41,7 @@ class Config:
     shopify_shop_url: str = "https://{shop}"
     allow_private_stores: bool = False
     smtp_url: str | None = None
+    mail_from: str = "Redress <no-reply@localhost>"
     max_webhook_bytes: int = MAX_WEBHOOK_BYTES
     # Calls to a platform: attempts within one job run and seconds per attempt.
     platform_attempts: int = 6
@@ -75,11 +76,17 @@ class Config:
         cfg.shopify_shop_url = env.get("SHOPIFY_SHOP_URL") or cfg.shopify_shop_url
         cfg.allow_private_stores = env.get("REDRESS_ALLOW_PRIVATE_STORES", "") in ("1", "true", "yes")
         cfg.smtp_url = env.get("SMTP_URL") or None
+        cfg.mail_from = env.get("REDRESS_MAIL_FROM") or cfg.mail_from
         cfg.platform_attempts = int(env.get("REDRESS_PLATFORM_ATTEMPTS") or cfg.platform_attempts)
         cfg.platform_timeout = float(env.get("REDRESS_PLATFORM_TIMEOUT") or cfg.platform_timeout)
         for k, v in overrides.items():
             setattr(cfg, k, v)
         return cfg
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where messages go as .eml files when no SMTP_URL is set."""
+        return self.instance_dir / "outbox"
 
     def platform_retry(self):
         from connectors.http import Retry

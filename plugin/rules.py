@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
+from plugin.countries import country_code
 from plugin.incidents import KINDS, RESPONSIBILITIES
 from plugin.money import minor_units
 
@@ -149,6 +150,19 @@ def _choices(value: Any, where: str, allowed: tuple[str, ...] | None, problems: 
     return frozenset(values)
 
 
+def _countries(values: frozenset[str] | None, label: str, problems: list[str]) -> frozenset[str] | None:
+    """Orders carry ISO codes: a name is taken as its code, and anything that is no country is refused."""
+    if values is None:
+        return None
+    unknown = sorted(v for v in values if country_code(v) is None)
+    if unknown:
+        what = "is not a country" if len(unknown) == 1 else "are not countries"
+        problems.append(f"{label}: {', '.join(map(repr, unknown))} {what}; write countries as two-letter ISO "
+                        "codes, like ES for Spain or US for the United States")
+        return None
+    return frozenset(country_code(v) for v in values)
+
+
 def parse_policy(data: Any) -> Policy:
     problems: list[str] = []
     if not isinstance(data, dict):
@@ -194,6 +208,7 @@ def _parse_rule(raw: Any, i: int, problems: list[str]) -> Rule | None:
         problems.append(f"{label}: unknown condition {', '.join(map(repr, unknown))}")
     allowed = {"kind": KINDS, "responsibility": RESPONSIBILITIES}
     lists = {k: _choices(when.get(k), f"{label}: {k}", allowed.get(k), problems) for k in LIST_CONDITIONS}
+    lists["country"] = _countries(lists["country"], label, problems)
     whole = {"min_customer_orders", "max_customer_orders"}
     numbers = {k: _number(when.get(k), f"{label}: {k.replace('_', ' ')}", problems, whole=k in whole)
                for k in NUMBER_CONDITIONS}

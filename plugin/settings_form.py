@@ -8,6 +8,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from plugin.calendars import CalendarError
+from plugin.countries import country_code
 from plugin.rules import PolicyError, parse_policy
 from plugin.timing import DEFAULT_TIMING, TimingPolicy
 
@@ -22,19 +23,31 @@ def _words(value: str) -> list[str]:
     return [w.strip() for w in re.split(r"[,\n]", value or "") if w.strip()]
 
 
+def _joined(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def rules_for_form(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each stored rule as the flat fields of one form row."""
+    """Each stored rule as the flat fields of one form row (a stored rule that is malformed shows what it can)."""
     rows = []
-    for r in policy.get("rules", []):
-        when = r.get("when", {})
-        refund = next((a for a in r.get("then", []) if a["action"] in REFUNDS), None)
-        coupon = next((a for a in r.get("then", []) if a["action"] in COUPONS), None)
+    stored = policy.get("rules")
+    for r in stored if isinstance(stored, list) else []:
+        r, when = _dict(r), _dict(_dict(r).get("when"))
+        then = [a for a in r.get("then") if isinstance(a, dict)] if isinstance(r.get("then"), list) else []
+        refund = next((a for a in then if a.get("action") in REFUNDS), None)
+        coupon = next((a for a in then if a.get("action") in COUPONS), None)
         rows.append({
-            "name": r.get("name", ""), "enabled": r.get("enabled", True), "approval": r.get("approval", "threshold"),
+            "name": r.get("name") or "", "enabled": r.get("enabled", True), "approval": r.get("approval", "threshold"),
             "kind": when.get("kind") or [], "responsibility": when.get("responsibility") or [],
             "min_delay_days": when.get("min_delay_days") or "", "min_total": when.get("min_total") or "",
-            "max_total": when.get("max_total") or "", "country": ", ".join(when.get("country") or []),
-            "carrier": ", ".join(when.get("carrier") or []), "tags": ", ".join(when.get("tags") or []),
+            "max_total": when.get("max_total") or "", "country": _joined(when.get("country")),
+            "carrier": _joined(when.get("carrier")), "tags": _joined(when.get("tags")),
             "refund": refund["action"] if refund else "",
             "refund_value": (refund.get("amount") or refund.get("percent") or "") if refund else "",
             "coupon": coupon["action"] if coupon else "",
@@ -53,6 +66,8 @@ def _rule_from_form(form: MultiDict, i: str) -> dict[str, Any]:
     for k in ("country", "carrier", "tags"):
         if _words(f(k)):
             when[k] = _words(f(k))
+    if "country" in when:  # stored as the codes orders carry; what is no country stays, to be refused
+        when["country"] = [country_code(c) or c for c in when["country"]]
     for k in ("min_delay_days", "min_total", "max_total"):
         if f(k):
             when[k] = f(k)
@@ -71,6 +86,19 @@ def _rule_from_form(form: MultiDict, i: str) -> dict[str, Any]:
             "when": when, "then": then}
 
 
+NEW_RULE_DEFAULTS = {"enabled": "1", "approval": "threshold", "valid_days": "90"}
+
+
+def _blank_new_rule(form: MultiDict) -> bool:
+    """The empty "Add a rule" row; one with anything typed in it is a rule, refused if it has no name."""
+    for key in form:
+        if key.startswith("rule-new-"):
+            field = key[len("rule-new-"):]
+            if any(v.strip() and v.strip() != NEW_RULE_DEFAULTS.get(field) for v in form.getlist(key)):
+                return False
+    return True
+
+
 def policy_from_form(form: MultiDict, stored: dict[str, Any]) -> tuple[dict[str, Any], str, list[str]]:
     """The policy and time zone the form describes, and every problem with them (empty when valid)."""
     indices = sorted({m.group(1) for k in form for m in [re.match(r"rule-(\w+)-name$", k)] if m})
@@ -78,7 +106,7 @@ def policy_from_form(form: MultiDict, stored: dict[str, Any]) -> tuple[dict[str,
     for i in indices:
         if form.get(f"rule-{i}-delete"):
             continue
-        if i == "new" and not (form.get("rule-new-name") or "").strip():
+        if i == "new" and _blank_new_rule(form):
             continue
         try:
             position = float(form.get(f"rule-{i}-position") or 1e9)

@@ -88,7 +88,8 @@ def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, tok
         if parts.scheme == "http" and not cfg.allow_private_stores:
             raise ShopError("--admin-url must be https (http only with REDRESS_ALLOW_PRIVATE_STORES=1)")
     _exists(session, "shopify", domain)
-    shop, api_token = _create(session, vault, platform="shopify", domain=domain, admin_url=admin_url,
+    shop, api_token = _create(session, vault, platform="shopify", domain=domain,
+                              admin_url=admin_url or _local_admin_url(cfg, domain),
                               credentials={"access_token": token.strip()}, webhook_secret=webhook_secret,
                               timezone=check_timezone(timezone))
     shop.owner_email = check_email(owner_email)
@@ -144,15 +145,20 @@ def shop_json(shop: Shop, cfg: Config) -> dict[str, Any]:
     return out
 
 
+def _local_admin_url(cfg: Config, domain: str) -> str | None:
+    """The Admin endpoint under SHOPIFY_SHOP_URL (local development); None for the real https://{shop}."""
+    if cfg.shopify_shop_url == "https://{shop}":
+        return None
+    return cfg.shopify_shop_url.format(shop=domain) + f"/admin/api/{cfg.shopify_api_version}/graphql.json"
+
+
 def install_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, credentials: dict[str, Any]) -> Shop:
     """Create the shop on first install; on a reinstall, take the new tokens and switch it back on."""
     domain = domain.strip().lower()
     if not valid_shop_domain(domain):
         raise ShopError(f"{domain!r} is not a shop host like my-store.myshopify.com")
     shop = session.execute(select(Shop).where(Shop.platform == "shopify", Shop.domain == domain)).scalar_one_or_none()
-    admin_url = None
-    if cfg.shopify_shop_url != "https://{shop}":
-        admin_url = cfg.shopify_shop_url.format(shop=domain) + f"/admin/api/{cfg.shopify_api_version}/graphql.json"
+    admin_url = _local_admin_url(cfg, domain)
     if shop is None:
         shop, _ = _create(session, vault, platform="shopify", domain=domain, admin_url=admin_url,
                           credentials=credentials, webhook_secret=None, timezone="UTC")

@@ -115,3 +115,33 @@ def test_an_invalid_rule_is_refused_on_the_page_with_its_message(server, page):
     assert "Nothing was saved" in alert.inner_text()
     assert "percent must be a percentage from 0.01 to 100, not 150" in alert.inner_text()
     page.screenshot(path=str(DOCS / "settings-invalid-rule.png"), full_page=True)
+
+
+WIDER_THAN_THE_SCREEN = """[...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+    .slice(0, 10).map(e => e.tagName + ' ' + (e.name || e.className))"""
+
+
+def assert_no_sideways_scroll(page) -> None:
+    fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits, f"wider than the screen: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
+
+
+def test_the_settings_page_works_on_a_phone(server, page):
+    base, _, _ = server
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(install_link(base))
+    page.get_by_role("link", name="Review your compensation rules").click()
+    page.get_by_role("heading", name=f"Settings for {SHOP}").wait_for()
+    assert_no_sideways_scroll(page)
+    coupon = page.locator('input[name="rule-0-coupon_value"]')
+    coupon.fill("12")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").get_by_text("Your settings are saved").wait_for()
+    assert coupon.input_value() == "12"
+    assert_no_sideways_scroll(page)
+    page.screenshot(path=str(DOCS / "settings-phone.png"), full_page=True)
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{base}/login")
+    page.get_by_label("Your email").fill("owner@shop.example")
+    assert_no_sideways_scroll(page)

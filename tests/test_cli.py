@@ -22,7 +22,7 @@ REDRESS = str(Path(sys.executable).parent / "redress")
 def env(tmp_path, redis_server, sqlite_url):
     e = dict(os.environ)
     e.update(REDRESS_INSTANCE_DIR=str(tmp_path / "instance"), DATABASE_URL=sqlite_url, REDIS_URL=redis_server,
-             SHOPIFY_API_SECRET="app-secret")
+             SHOPIFY_API_SECRET="app-secret", SHOPIFY_SHOP_URL="http://127.0.0.1:9")  # nothing listens there
     e.pop("REDRESS_ENCRYPTION_KEYS", None)
     return e
 
@@ -157,3 +157,73 @@ def test_reconcile_finds_a_stalled_order_whose_webhooks_were_lost(env, httpserve
                              "--secret", "cs_wrong").stdout)
     p = redress(env, "reconcile", "--shop", str(bad["id"]), check=False)
     assert p.returncode == 1 and "refused the REST keys" in p.stderr
+
+
+def test_shops_add_warns_on_stderr_when_the_store_refuses_the_credentials(env, httpserver):
+    from tests.support.fake_shopify import FakeShopify
+    from tests.support.fake_woocommerce import FakeWooCommerce
+
+    shopify, woo = FakeShopify(httpserver), FakeWooCommerce(httpserver)
+    env = {**env, "REDRESS_ALLOW_PRIVATE_STORES": "1"}
+    redress(env, "db", "upgrade")
+    adds = {
+        "good-shopify": ["shopify", "--domain", "good.myshopify.com", "--token", "shpat_test",
+                         "--admin-url", shopify.endpoint],
+        "bad-shopify": ["shopify", "--domain", "bad.myshopify.com", "--token", "shpat_revoked",
+                        "--admin-url", shopify.endpoint],
+        "good-woo": ["woocommerce", "--url", woo.url, "--key", "ck_test", "--secret", "cs_test"],
+        "bad-woo": ["woocommerce", "--url", woo.url.replace("localhost", "127.0.0.1"), "--key", "ck_wrong",
+                    "--secret", "cs_wrong"],
+    }
+    runs = {name: redress(env, "shops", "add", *args) for name, args in adds.items()}  # exit 0 every time
+    for name, p in runs.items():
+        shop = json.loads(p.stdout)  # the same JSON as ever, on stdout alone
+        assert shop["api_token"].startswith("rdr_") and "warning" not in p.stdout, name
+    assert runs["good-shopify"].stderr == "" and runs["good-woo"].stderr == ""
+    assert "credentials do not work: Shopify refused the access token (HTTP 401)" in runs["bad-shopify"].stderr
+    assert "credentials do not work: the store refused the REST keys (HTTP 401)" in runs["bad-woo"].stderr
+    listed = json.loads(redress(env, "shops", "list", "--json").stdout)
+    assert len(listed) == 4  # refused credentials still add the shop
+
+
+def test_shops_check_tells_credentials_webhooks_and_the_last_delivery(env, httpserver):
+    from tests.support.fake_shopify import FakeShopify
+
+    fake = FakeShopify(httpserver)
+    env = {**env, "REDRESS_ALLOW_PRIVATE_STORES": "1", "REDRESS_PUBLIC_URL": "https://redress.example.com"}
+    redress(env, "db", "upgrade")
+    shop = json.loads(redress(env, "shops", "add", "shopify", "--domain", "demo.myshopify.com", "--token",
+                              "shpat_test", "--admin-url", fake.endpoint, "--webhook-secret", "whsec").stdout)
+    sid = str(shop["id"])
+    p = redress(env, "shops", "check", sid, "--json", check=False)
+    status = json.loads(p.stdout)
+    assert p.returncode == 1 and "webhooks missing: ORDERS_CREATE" in p.stderr
+    assert status["credentials"] == {"ok": True, "error": None} and status["last_delivery"] is None
+    assert status["webhooks"]["subscribed"] == [] and "ORDERS_PAID" in status["webhooks"]["missing"]
+    assert status["webhooks"]["url"] == "https://redress.example.com/webhooks/shopify"
+
+    redress(env, "shops", "subscribe", sid)
+    port = _free_port()
+    web = start_web(env, port)
+    try:
+        body = json.dumps(shopify_order()).encode()
+        r = requests.post(f"http://127.0.0.1:{port}/webhooks/shopify", data=body, timeout=5, headers={
+            "X-Shopify-Topic": "orders/paid", "X-Shopify-Hmac-Sha256": sign(body, "whsec"),
+            "X-Shopify-Shop-Domain": "demo.myshopify.com", "X-Shopify-Webhook-Id": "wh-9",
+            "Content-Type": "application/json"})
+        assert r.status_code == 200, r.text
+    finally:
+        web.terminate()
+        web.wait(10)
+    status = json.loads(redress(env, "shops", "check", sid, "--json").stdout)  # exit 0: all is well
+    assert status["ok"] and status["webhooks"]["missing"] == [] and len(status["webhooks"]["subscribed"]) == 12
+    assert status["last_delivery"]["topic"] == "orders/paid"
+    text = redress(env, "shops", "check", sid).stdout
+    assert "Credentials: they work." in text and "Last delivery: orders/paid at" in text
+
+    fake.tokens.clear()
+    fake.token = "rotated"  # the merchant uninstalled the custom app: the token is refused
+    p = redress(env, "shops", "check", sid, check=False)
+    assert p.returncode == 1 and "Shopify refused the access token (HTTP 401)" in p.stdout + p.stderr
+    p = redress(env, "shops", "check", "999", check=False)
+    assert p.returncode == 1 and "no shop 999" in p.stderr

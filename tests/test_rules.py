@@ -180,3 +180,17 @@ def test_any_junk_is_refused_with_a_policy_error_and_nothing_else(junk):
         parse_policy(junk)
     except PolicyError as exc:
         assert exc.problems
+
+
+@given(st.sampled_from(["Spain", "spain", "es", "ES", "ESP", "España", "Kingdom of Spain"]))
+def test_a_country_condition_holds_iso_codes_whatever_name_the_merchant_wrote(written):
+    rule = {"name": "Spain", "when": {"country": [written]}, "then": [{"action": "refund_shipping"}]}
+    [parsed] = parse_policy({"rules": [rule]}).rules
+    assert parsed.when.country == frozenset({"ES"})
+
+
+@pytest.mark.parametrize("written", ["ZZ", "EU", "UN", "Narnia", "Spainn", "E S", "Españistan"])
+def test_a_country_condition_that_is_no_country_is_refused(written):
+    rule = {"name": "r", "when": {"country": [written]}, "then": []}
+    with pytest.raises(PolicyError, match="is not a country; write countries as two-letter ISO codes"):
+        parse_policy({"rules": [rule]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from plugin import auth, db
 from plugin.models import Incident, Order, Shop
-from tests.support.platforms import connect_shopify, connect_woocommerce
+from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, shopify_order
 
 
 def sign_in(app, client, shop_id):
@@ -153,3 +154,102 @@ def test_contact_channels_and_languages_are_validated_and_saved(app, client):
         policy = s.get(Shop, shop_id).policy
     assert policy["contact"] == {"email": "help@shop.example", "phone": "+34 910 000 000", "whatsapp": "+34600000000"}
     assert policy["languages"] == ["es"]
+
+
+def test_the_page_shows_the_store_connection_and_still_opens_when_the_store_is_down(app, client, fake_shopify):
+    shop_id, _ = connect_shopify(app, admin_url=fake_shopify.endpoint)
+    sign_in(app, client, shop_id)
+    page = client.get("/settings").get_data(as_text=True)
+    assert "Redress can read your store" in page and "No update has arrived from your store yet" in page
+    assert re.search(r"Some order updates are not sent to Redress:</strong> ORDERS_CREATE, ORDERS_UPDATED", page)
+    assert post_shopify(client, shopify_order(), topic="orders/paid").status_code == 200
+    assert "Last update received: orders/paid at" in client.get("/settings").get_data(as_text=True)
+
+    down, _ = connect_woocommerce(app)  # nothing listens on its port
+    other = app.test_client()
+    sign_in(app, other, down)
+    r = other.get("/settings")
+    assert r.status_code == 200
+    assert "Redress cannot read your store:</strong> the store did not answer (tried once: ConnectionError)" in \
+        r.get_data(as_text=True)
+
+    fake_shopify.tokens.clear()
+    fake_shopify.token = "rotated"  # the token Redress holds is refused from now on
+    refused, _ = connect_shopify(app, domain="refused.myshopify.com", admin_url=fake_shopify.endpoint)
+    third = app.test_client()
+    sign_in(app, third, refused)
+    assert "Redress cannot read your store:</strong> Shopify refused the access token (HTTP 401)" in \
+        third.get("/settings").get_data(as_text=True)
+
+
+def test_a_stored_policy_that_no_longer_validates_is_listed_and_can_be_fixed(app, client):
+    shop_id, _ = connect_shopify(app)
+    with db(app).session() as s:
+        shop = s.get(Shop, shop_id)
+        policy = copy.deepcopy(shop.policy)
+        policy["rules"][0]["then"][1]["percent"] = "lots"  # edited in the database
+        policy["rules"][1]["when"]["country"] = "Narnia"
+        policy["rules"][2]["then"] = "refund everything"
+        shop.policy = policy
+        s.commit()
+    sign_in(app, client, shop_id)
+    r = client.get("/settings")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Your saved settings have problems" in page
+    assert "percent must be a percentage, not &#39;lots&#39;" in page and "&#39;Narnia&#39; is not a country" in page
+    assert "Rule 3 (“Lost parcel: full refund, held for approval”): its actions must be a list" in page
+    data = form_of(page)
+    data.update({"rule-0-coupon_value": ["12"], "rule-1-country": ["ES"]})
+    assert client.post("/settings", data={**data, "intent": "save"}).status_code == 302
+    with db(app).session() as s:
+        rules = s.get(Shop, shop_id).policy["rules"]
+    assert rules[0]["then"][1]["percent"] == "12" and rules[1]["when"]["country"] == ["ES"]
+    assert "have problems" not in client.get("/settings").get_data(as_text=True)
+
+
+def test_countries_are_saved_as_iso_codes_and_anything_else_is_refused(app, client):
+    shop_id, _ = connect_shopify(app)
+    sign_in(app, client, shop_id)
+    data = form_of(client.get("/settings").get_data(as_text=True))
+    data["rule-0-country"] = ["Narnia, ZZ, es"]
+    r = client.post("/settings", data={**data, "intent": "save"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and "&#39;Narnia&#39;, &#39;ZZ&#39; are not countries" in page
+    assert 'value="Narnia, ZZ, ES"' in page  # what was typed stays to be corrected
+    with db(app).session() as s:
+        assert "country" not in s.get(Shop, shop_id).policy["rules"][0]["when"]
+    data["rule-0-country"] = ["Spain, fr"]
+    assert client.post("/settings", data={**data, "intent": "save"}).status_code == 302
+    with db(app).session() as s:
+        assert s.get(Shop, shop_id).policy["rules"][0]["when"]["country"] == ["ES", "FR"]
+
+
+def test_a_new_rule_without_a_name_is_refused_with_the_other_problems(app, client):
+    shop_id, _ = connect_shopify(app)
+    sign_in(app, client, shop_id)
+    data = form_of(client.get("/settings").get_data(as_text=True))
+    data.update({"rule-new-tags": ["vip"], "rule-new-coupon": ["coupon_percent"], "rule-new-coupon_value": ["5"],
+                 "rule-0-coupon_value": ["150"]})
+    r = client.post("/settings", data={**data, "intent": "save"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and "Rule 4 needs a name" in page
+    assert "percent must be a percentage from 0.01 to 100, not 150" in page
+    assert 'name="rule-3-tags" value="vip"' in page  # the unnamed rule is on the page, to be named
+    with db(app).session() as s:
+        assert len(s.get(Shop, shop_id).policy["rules"]) == 3
+    blank = form_of(client.get("/settings").get_data(as_text=True))  # the empty "Add a rule" row adds nothing
+    assert client.post("/settings", data={**blank, "intent": "save"}).status_code == 302
+    with db(app).session() as s:
+        assert len(s.get(Shop, shop_id).policy["rules"]) == 3
+
+
+def test_the_typed_sign_in_email_survives_a_form_error(app, client):
+    shop_id, _ = connect_shopify(app)
+    sign_in(app, client, shop_id)
+    data = form_of(client.get("/settings").get_data(as_text=True))
+    data.update({"owner-email": ["new-owner@shop.example"], "rule-0-coupon_value": ["150"]})
+    page = client.post("/settings", data={**data, "intent": "save"}).get_data(as_text=True)
+    assert 'name="owner-email" value="new-owner@shop.example"' in page
+    data.update({"owner-email": ["owner at shop"], "rule-0-coupon_value": ["10"]})
+    page = client.post("/settings", data={**data, "intent": "save"}).get_data(as_text=True)
+    assert "is not an email address" in page and 'name="owner-email" value="owner at shop"' in page

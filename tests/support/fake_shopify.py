@@ -278,6 +278,14 @@ class FakeShopify:
         self.subscriptions[key] = gid("WebhookSubscription", 100 + len(self.subscriptions))
         return {"webhookSubscription": {"id": self.subscriptions[key]}, "userErrors": []}
 
+    def _subscriptions(self, info, first: int | None = None, after: str | None = None, **_):
+        nodes = [{"id": sub_id, "topic": topic, "uri": uri} for (topic, uri), sub_id in self.subscriptions.items()]
+        start = int(after or 0)
+        page = nodes[start:start + (first or 50)]
+        more = start + len(page) < len(nodes)
+        return {"nodes": page, "pageInfo": {"hasNextPage": more, "endCursor": str(start + len(page)) if page else None,
+                                            "hasPreviousPage": start > 0, "startCursor": None}}
+
     def _by_code(self, info, code: str):
         node = self.discounts.get(code)
         return {"id": node["id"]} if node else None
@@ -331,7 +339,8 @@ class FakeShopify:
         self._variables = body.get("variables") or {}
         root = {"orders": self._orders, "order": self._order, "codeDiscountNodeByCode": self._by_code,
                 "refundCreate": self._refund_create, "discountCodeBasicCreate": self._discount_create,
-                "webhookSubscriptionCreate": self._subscribe}
+                "webhookSubscriptionCreate": self._subscribe, "shop": {"name": "Snow Devil"},
+                "webhookSubscriptions": self._subscriptions}
         result = execute(admin_schema(), document, root_value=root, variable_values=body.get("variables") or {})
         if result.errors:
             return self._errors(result.errors)
