@@ -51,6 +51,9 @@ class FetchedPage:
 
     deliveries: list[tuple[str, bytes, str]]
     next_cursor: str | None
+    # True when the page may repeat orders an earlier page of the pass returned (the connector then checks
+    # its own progress); otherwise a page that brings nothing new means the store is going round in circles.
+    rereads: bool = False
 
 
 class Connector(Protocol):
