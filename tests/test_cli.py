@@ -185,3 +185,7 @@ def test_reconcile_goes_on_past_a_failing_shop_and_names_it(env, httpserver):
     first, second = json.loads(p.stdout)
     assert first["shop_id"] == bad["id"] and first["error"]
     assert second["shop_id"] == good["id"] and second["finished"] and second["stored"] == 1
+    listed = {x["id"]: x for x in json.loads(redress(env, "shops", "list", "--json").stdout)}
+    assert listed[bad["id"]]["sync_error"] == first["error"] and listed[bad["id"]]["sync_error_at"]
+    assert listed[bad["id"]]["last_synced_at"] is None
+    assert listed[good["id"]]["sync_error"] is None and listed[good["id"]]["last_synced_at"]
