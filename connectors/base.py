@@ -92,6 +92,18 @@ def hmac_sha256_b64_matches(body: bytes, signature: str | None, secrets: list[st
     return ok
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in the words of JSON, for messages about a store's answer."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    for kind, name in ((dict, "an object"), (list, "a list"), (str, "a string"), ((int, float), "a number")):
+        if isinstance(value, kind):
+            return name
+    return "something else"
+
+
 def text(value: Any) -> str | None:
     if value is None or value == "":
         return None

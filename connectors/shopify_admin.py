@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import items, money, obj, required_id, text, when
+from connectors.base import items, json_kind, money, obj, required_id, text, when
 from connectors.http import PlatformError, Refused, Retry, send
 from connectors.shopify import CANCEL_REASONS, FINANCIAL
 from plugin.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
@@ -132,7 +132,7 @@ def changed_orders(client: AdminClient, since: datetime, cursor: str | None) -> 
     nodes = conn.get("nodes") if isinstance(conn, dict) else None
     info = conn.get("pageInfo") if isinstance(conn, dict) else None
     if not isinstance(nodes, list) or not isinstance(info, dict):
-        raise PlatformError(f"Shopify answered a {type(nodes).__name__} where the page of orders belongs")
+        raise PlatformError(f"Shopify answered {json_kind(nodes)} where the page of orders belongs")
     if not all(isinstance(n, dict) and isinstance(n.get("legacyResourceId"), str)
                and isinstance(n.get("updatedAt"), str) for n in nodes):
         raise PlatformError("Shopify's page of orders holds something that is not an order")

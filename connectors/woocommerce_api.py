@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import requests
 from woocommerce.oauth import OAuth
 
+from connectors.base import json_kind
 from connectors.http import PlatformError, Refused, Retry, send
 
 PAGE = 100
@@ -74,7 +75,7 @@ STAMP = "%Y-%m-%dT%H:%M:%S"
 def changed_orders(client: StoreClient, since: datetime, cursor: str | None) -> Page:
     """One page of orders modified after `since`, oldest modification first.
 
-    The cursor is the last modification time seen, never a page number: orders modified during the pass
+    The cursor is a modification time, never a page number: orders modified during the pass
     move to the end and are read there, so none is skipped. Times have whole seconds and `modified_after`
     is exclusive, so the next page asks from a second before the last time seen and re-reads that second
     (the inbox drops what it already has). When a whole page falls within one second, that second is read
@@ -87,9 +88,9 @@ def changed_orders(client: StoreClient, since: datetime, cursor: str | None) -> 
     resp = client.get("orders", {"modified_after": after.strftime(STAMP), "dates_are_gmt": "true",
                                  "per_page": PAGE, "orderby": "modified", "order": "asc"})
     orders = _orders(resp)
-    times = [_modified(o) for o in orders if _id(o)]
+    times = [_modified(o) for o in orders if _id(o) is not None]  # every order needs both
     if any(t <= after for t in times):
-        raise PlatformError(f"the store answered orders modified before {after.strftime(STAMP)}, which were "
+        raise PlatformError(f"the store answered orders modified at or before {after.strftime(STAMP)}, which were "
                             "not asked for")
     pages = _header(resp, "X-WP-TotalPages")
     if not orders or (pages is not None and pages <= 1) or (pages is None and len(orders) < PAGE):
@@ -161,7 +162,7 @@ def _orders(resp: requests.Response) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise PlatformError("the store answered with something that is not JSON", retryable=True) from exc
     if not isinstance(orders, list):
-        raise PlatformError(f"the store answered a {type(orders).__name__} where its list of orders belongs")
+        raise PlatformError(f"the store answered {json_kind(orders)} where its list of orders belongs")
     if not all(isinstance(o, dict) for o in orders):
         raise PlatformError("the store's list of orders holds something that is not an order")
     return orders

@@ -180,7 +180,7 @@ def test_reconcile_goes_on_past_a_failing_shop_and_names_it(env, httpserver):
                               "--secret", "cs_test").stdout)
     p = redress(env, "reconcile", check=False)
     assert p.returncode == 1
-    assert f"shop {bad['id']} (garbage.myshopify.com): Shopify answered a dict where the page of orders belongs" \
+    assert f"shop {bad['id']} (garbage.myshopify.com): Shopify answered an object where the page of orders belongs" \
         in p.stderr
     first, second = json.loads(p.stdout)
     assert first["shop_id"] == bad["id"] and first["error"]

@@ -209,11 +209,11 @@ def test_one_failing_shop_never_stops_the_others(app, shopify, woo, trouble, cap
 
 
 @pytest.mark.parametrize("platform, answer, reason", [
-    ("shopify", "object", "Shopify answered a dict where the page of orders belongs"),
+    ("shopify", "object", "Shopify answered an object where the page of orders belongs"),
     ("shopify", "not_objects", "Shopify's page of orders holds something that is not an order"),
     ("shopify", "stuck", "its page cursor does not move on"),
     ("shopify", "endless", "no order it had not already sent in this pass"),
-    ("woocommerce", "object", "the store answered a dict where its list of orders belongs"),
+    ("woocommerce", "object", "the store answered an object where its list of orders belongs"),
     ("woocommerce", "not_objects", "the store's list of orders holds something that is not an order"),
     ("woocommerce", "endless", "which were not asked for"),
 ])
