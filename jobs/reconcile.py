@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -59,7 +60,8 @@ def _one(app, s, shop: Shop, max_pages: int | None, retry) -> dict:
             reason = str(exc)
             log.error("reconciliation of shop %s (%s) stopped: %s (it resumes next time)", shop_id, domain, reason)
         else:
-            reason = f"unexpected error ({type(exc).__name__}: {exc})"
+            # Query strings can carry a store's key (OAuth over plain HTTP): they never reach the record.
+            reason = re.sub(r"\?\S*", "?…", f"unexpected error ({type(exc).__name__}: {exc})")
             log.exception("reconciliation of shop %s (%s) failed unexpectedly", shop_id, domain)
         try:
             record_failure(s, s.get(Shop, shop_id), reason, now)

@@ -346,3 +346,13 @@ def test_two_stores_with_the_same_order_number_and_time_both_reach_the_inbox(app
     results = reconcile.run(retry=fast_retry())
     assert [r["stored"] for r in results] == [1, 1]
     assert len(_deliveries_of(app, woo.shop_id)) == len(_deliveries_of(app, other_id)) == 1
+
+
+def test_an_unexpected_error_is_recorded_without_the_store_keys_it_carried(app, woo):
+    with db(app).session() as s:  # a stored URL without its scheme: requests raises with the whole signed URL
+        s.get(Shop, woo.shop_id).domain = woo.url.removeprefix("http://")
+        s.commit()
+    [result] = reconcile.run(retry=fast_retry())
+    assert result["error"].startswith("unexpected error (") and "wc/v3/orders?…" in result["error"]
+    assert "ck_test" not in result["error"] and "oauth" not in result["error"]
+    assert _shop(app, woo.shop_id).sync_error == result["error"]
