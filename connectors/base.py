@@ -51,6 +51,9 @@ class FetchedPage:
 
     deliveries: list[tuple[str, bytes, str]]
     next_cursor: str | None
+    # True when the page may repeat orders an earlier page of the pass returned (the connector then checks
+    # its own progress); otherwise a page that brings nothing new means the store is going round in circles.
+    rereads: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,18 @@ def hmac_sha256_b64_matches(body: bytes, signature: str | None, secrets: list[st
         digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
         ok |= hmac.compare_digest(digest, given)
     return ok
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in the words of JSON, for messages about a store's answer."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    for kind, name in ((dict, "an object"), (list, "a list"), (str, "a string"), ((int, float), "a number")):
+        if isinstance(value, kind):
+            return name
+    return "something else"
 
 
 def text(value: Any) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import items, money, obj, required_id, text, when
+from connectors.base import items, json_kind, money, obj, required_id, text, when
 from connectors.http import PlatformError, Refused, Retry, send
 from connectors.shopify import CANCEL_REASONS, FINANCIAL, webhook_topics
 from plugin.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
@@ -128,9 +128,20 @@ class Page:
 def changed_orders(client: AdminClient, since: datetime, cursor: str | None) -> Page:
     stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     data = client.execute(ORDERS_QUERY, {"first": PAGE, "after": cursor, "query": f"updated_at:>'{stamp}'"})
-    conn = data["orders"]
-    info = conn["pageInfo"]
-    return Page(orders=conn["nodes"], next_cursor=info["endCursor"] if info["hasNextPage"] else None)
+    conn = data.get("orders") if isinstance(data, dict) else None
+    nodes = conn.get("nodes") if isinstance(conn, dict) else None
+    info = conn.get("pageInfo") if isinstance(conn, dict) else None
+    if not isinstance(nodes, list) or not isinstance(info, dict):
+        raise PlatformError(f"Shopify answered {json_kind(nodes)} where the page of orders belongs")
+    if not all(isinstance(n, dict) and isinstance(n.get("legacyResourceId"), str)
+               and isinstance(n.get("updatedAt"), str) for n in nodes):
+        raise PlatformError("Shopify's page of orders holds something that is not an order")
+    if not info.get("hasNextPage"):
+        return Page(orders=nodes, next_cursor=None)
+    end = info.get("endCursor")
+    if not isinstance(end, str) or not end or end == cursor:
+        raise PlatformError("Shopify says more orders follow but its page cursor does not move on")
+    return Page(orders=nodes, next_cursor=end)
 
 
 # -- GraphQL order → OrderFacts ----------------------------------------------------------------------------

@@ -188,10 +188,13 @@ def _unix_or_iso(value: Any) -> datetime | None:
 def fetch_changed(access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage:
     """One page of orders modified after `since`, from the REST API (the same body a webhook carries)."""
     page = woocommerce_api.changed_orders(_client(access, retry), since, cursor)
+    # Order ids are only unique within a store: the key names the store too.
+    store = hashlib.sha256(access.domain.encode()).hexdigest()[:12]
     return FetchedPage(
         deliveries=[("order.updated", json.dumps(o).encode(),
-                     f"woocommerce:reconcile:{o.get('id')}:{o.get('date_modified_gmt')}") for o in page.orders],
+                     f"woocommerce:reconcile:{store}:{o['id']}:{o['date_modified_gmt']}") for o in page.orders],
         next_cursor=page.next_cursor,
+        rereads=page.rereads,
     )
 
 

@@ -7,6 +7,7 @@ on 429, 5xx and timeouts, which the package itself does not do.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 import requests
 from woocommerce.oauth import OAuth
 
+from connectors.base import json_kind
 from connectors.http import PlatformError, Refused, Retry, send
 
 PAGE = 100
@@ -63,22 +65,130 @@ class StoreClient:
 class Page:
     orders: list[dict[str, Any]]
     next_cursor: str | None
+    rereads: bool = False  # may repeat orders an earlier page returned; progress is checked here instead
+
+
+SECOND = timedelta(seconds=1)
+STAMP = "%Y-%m-%dT%H:%M:%S"
 
 
 def changed_orders(client: StoreClient, since: datetime, cursor: str | None) -> Page:
-    page = int(cursor or 1)
+    """One page of orders modified after `since`, oldest modification first.
+
+    The cursor is a modification time, never a page number: orders modified during the pass
+    move to the end and are read there, so none is skipped. Times have whole seconds and `modified_after`
+    is exclusive, so the next page asks from a second before the last time seen and re-reads that second
+    (the inbox drops what it already has). When a whole page falls within one second, that second is read
+    on its own, by id, page by page.
+    """
+    state = _decode(cursor)
+    if "second" in state:
+        return _within_second(client, state)
+    after = _time(state.get("after")) or since.astimezone(UTC).replace(microsecond=0)
+    resp = client.get("orders", {"modified_after": after.strftime(STAMP), "dates_are_gmt": "true",
+                                 "per_page": PAGE, "orderby": "modified", "order": "asc"})
+    orders = _orders(resp)
+    times = [_modified(o) for o in orders if _id(o) is not None]  # every order needs both
+    if any(t <= after for t in times):
+        raise PlatformError(f"the store answered orders modified at or before {after.strftime(STAMP)}, which were "
+                            "not asked for")
+    pages = _header(resp, "X-WP-TotalPages")
+    if not orders or (pages is not None and pages <= 1) or (pages is None and len(orders) < PAGE):
+        return Page(orders=orders, next_cursor=None)
+    last = max(times)
+    if last - SECOND > after:
+        return Page(orders=orders, next_cursor=_encode(after=last - SECOND))
+    # A whole page modified within one second: paging further by time would not move.
+    return Page(orders=orders, next_cursor=_encode(second=last, page=1, total=None, last_id=None))
+
+
+def _within_second(client: StoreClient, state: dict[str, Any]) -> Page:
+    second, page, total = state["second"], state["page"], state["total"]
     resp = client.get("orders", {
-        "modified_after": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "dates_are_gmt": "true",
-        "per_page": PAGE, "page": page, "orderby": "modified", "order": "asc",
+        "modified_after": (second - SECOND).strftime(STAMP), "modified_before": (second + SECOND).strftime(STAMP),
+        "dates_are_gmt": "true", "per_page": PAGE, "page": page, "orderby": "id", "order": "asc",
     })
+    orders = _orders(resp)
+    if any(_modified(o) != second for o in orders):
+        raise PlatformError(f"the store answered orders not modified at {second.strftime(STAMP)}, which was asked")
+    ids = [_id(o) for o in orders]
+    now_total = _header(resp, "X-WP-Total")
+    if total is not None and now_total is not None and now_total != total:
+        # Orders of this second were modified again and left it, shifting the pages: read it again.
+        return Page(orders, _encode(second=second, page=1, total=now_total, last_id=None), rereads=True)
+    if state["last_id"] is not None and ids and min(ids) <= state["last_id"]:
+        raise PlatformError(f"the store answered page {page} of the orders modified at {second.strftime(STAMP)} "
+                            "with orders of an earlier page")
+    pages = _header(resp, "X-WP-TotalPages")
+    if not orders or (pages is not None and page >= pages) or (pages is None and len(orders) < PAGE):
+        return Page(orders, _encode(after=second), rereads=True)
+    return Page(orders, _encode(second=second, page=page + 1, total=now_total, last_id=max(ids)), rereads=True)
+
+
+def _encode(**state: Any) -> str:
+    return json.dumps({k: v.strftime(STAMP) if isinstance(v, datetime) else v for k, v in state.items()})
+
+
+def _decode(cursor: str | None) -> dict[str, Any]:
+    """The stored cursor; anything else (a page number from older versions) starts from the window."""
+    try:
+        state = json.loads(cursor or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(state, dict):
+        return {}
+    if "second" in state:
+        second = _time(state.get("second"))
+        page, total, last_id = state.get("page"), state.get("total"), state.get("last_id")
+        if second is None or not isinstance(page, int) or page < 1:
+            return {}
+        return {"second": second, "page": page, "total": total if isinstance(total, int) else None,
+                "last_id": last_id if isinstance(last_id, int) else None}
+    return {"after": state.get("after")} if _time(state.get("after")) else {}
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _orders(resp: requests.Response) -> list[dict[str, Any]]:
     try:
         orders = resp.json()
     except ValueError as exc:
         raise PlatformError("the store answered with something that is not JSON", retryable=True) from exc
     if not isinstance(orders, list):
-        raise PlatformError("the store's order list is not a list")
-    total_pages = int(resp.headers.get("X-WP-TotalPages") or page)
-    return Page(orders=orders, next_cursor=str(page + 1) if page < total_pages else None)
+        raise PlatformError(f"the store answered {json_kind(orders)} where its list of orders belongs")
+    if not all(isinstance(o, dict) for o in orders):
+        raise PlatformError("the store's list of orders holds something that is not an order")
+    return orders
+
+
+def _id(order: dict[str, Any]) -> int:
+    value = order.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PlatformError(f"the store answered an order without a numeric id: {str(value)[:50]!r}")
+    return value
+
+
+def _modified(order: dict[str, Any]) -> datetime:
+    value = order.get("date_modified_gmt")
+    found = _time(value.split(".")[0].removesuffix("Z") if isinstance(value, str) else None)
+    if found is None:
+        raise PlatformError(f"order {str(order.get('id'))[:50]} has no modification time the store should give "
+                            f"(date_modified_gmt: {str(value)[:50]!r})")
+    return found
+
+
+def _header(resp: requests.Response, name: str) -> int | None:
+    try:
+        return int(resp.headers[name])
+    except (KeyError, ValueError):
+        return None
 
 
 # -- compensation: refunds and coupons ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from jobs import get_app
 from plugin import config, db, redis_conn
 from plugin.models import Shop
 from plugin.queue import request_drain
-from plugin.reconcile import reconcile_shop
+from plugin.reconcile import reconcile_shop, record_failure
 from plugin.tokens import current_access
 
 log = logging.getLogger(__name__)
@@ -38,15 +39,33 @@ def run(shop_id: int | None = None, max_pages: int | None = None, retry=None) ->
                 results.append({"shop_id": shop.id, "skipped": "another pass is running"})
                 continue
             try:
-                r = reconcile_shop(s, db(app).engine, shop, current_access(app, s, shop), datetime.now(UTC),
-                                   max_pages=max_pages, retry=retry)
-                results.append(r.__dict__)
-            except PlatformError as exc:
-                s.rollback()
-                log.warning("reconciliation of shop %s stopped: %s (it resumes next time)", shop.id, exc)
-                results.append({"shop_id": shop.id, "error": str(exc), "finished": False})
+                results.append(_one(app, s, shop, max_pages, retry))
             finally:
                 conn.delete(lock)
-    if any(r.get("stored") for r in results):
-        request_drain(conn)
+    if any(r.get("stored") or r.get("error") for r in results):
+        request_drain(conn)  # a pass that failed part-way may have stored pages before it stopped
     return results
+
+
+def _one(app, s, shop: Shop, max_pages: int | None, retry) -> dict:
+    """One shop's pass; whatever goes wrong is recorded on that shop and the other shops still get theirs."""
+    shop_id, domain = shop.id, shop.domain
+    now = datetime.now(UTC)
+    try:
+        return reconcile_shop(s, db(app).engine, shop, current_access(app, s, shop), now,
+                              max_pages=max_pages, retry=retry).__dict__
+    except Exception as exc:  # noqa: BLE001 - one shop's failure of any kind must not stop the others
+        s.rollback()
+        if isinstance(exc, PlatformError):
+            reason = str(exc)
+            log.error("reconciliation of shop %s (%s) stopped: %s (it resumes next time)", shop_id, domain, reason)
+        else:
+            # Query strings can carry a store's key (OAuth over plain HTTP): they never reach the record.
+            reason = re.sub(r"\?\S*", "?…", f"unexpected error ({type(exc).__name__}: {exc})")
+            log.exception("reconciliation of shop %s (%s) failed unexpectedly", shop_id, domain)
+        try:
+            record_failure(s, s.get(Shop, shop_id), reason, now)
+        except Exception:  # noqa: BLE001 - the database itself may be what failed
+            s.rollback()
+            log.exception("could not record the reconciliation failure of shop %s", shop_id)
+        return {"shop_id": shop_id, "domain": domain, "error": reason, "finished": False}

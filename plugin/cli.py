@@ -394,7 +394,8 @@ def reconcile(shop_id):
     _print_json(results)
     failed = [r for r in results if r.get("error")]
     if failed:
-        _fail("; ".join(f"shop {r['shop_id']}: {r['error']}" for r in failed))
+        _fail("; ".join(f"shop {r['shop_id']}" + (f" ({r['domain']})" if r.get("domain") else "")
+                        + f": {r['error']}" for r in failed))
 
 
 if __name__ == "__main__":

@@ -88,6 +88,9 @@ class Shop(Base):
     last_synced_at: Mapped[datetime | None]
     # Where an unfinished reconciliation pass stopped (its window and page cursor), so the next resumes.
     sync_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Why the last reconciliation pass of this shop stopped short, and when; cleared by a finished pass.
+    sync_error: Mapped[str | None] = mapped_column(Text)
+    sync_error_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("platform", "domain"),)
 

@@ -136,6 +136,10 @@ def shop_json(shop: Shop, cfg: Config) -> dict[str, Any]:
         "timezone": shop.timezone,
         "created_at": iso(shop.created_at),
         "has_webhook_secret": shop.webhook_secret is not None,
+        # Reconciliation: when the last pass finished, and why the latest one stopped short (null once one finishes).
+        "last_synced_at": iso(shop.last_synced_at) if shop.last_synced_at else None,
+        "sync_error": shop.sync_error,
+        "sync_error_at": iso(shop.sync_error_at) if shop.sync_error_at else None,
     }
     if shop.platform == "shopify":
         out["admin_url"] = shop.admin_url or f"https://{shop.domain}/admin/api/{cfg.shopify_api_version}/graphql.json"

@@ -227,3 +227,35 @@ def test_shops_check_tells_credentials_webhooks_and_the_last_delivery(env, https
     assert p.returncode == 1 and "Shopify refused the access token (HTTP 401)" in p.stdout + p.stderr
     p = redress(env, "shops", "check", "999", check=False)
     assert p.returncode == 1 and "no shop 999" in p.stderr
+
+
+def test_reconcile_goes_on_past_a_failing_shop_and_names_it(env, httpserver):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.fake_shopify import FakeShopify, order_node
+    from tests.support.fake_woocommerce import FakeWooCommerce
+    from tests.support.platforms import wc_order
+
+    garbage = FakeShopify(httpserver)
+    garbage.add(order_node(1, created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+    garbage.answer = "object"  # an object where the page of orders belongs
+    fake = FakeWooCommerce(httpserver)
+    old = (datetime.now(UTC) - timedelta(days=9)).strftime("%Y-%m-%dT%H:%M:%S")
+    fake.add(wc_order(id=42, number="42", date_created_gmt=old, date_paid_gmt=old, date_modified_gmt=old))
+    env = {**env, "REDRESS_ALLOW_PRIVATE_STORES": "1"}
+    redress(env, "db", "upgrade")
+    bad = json.loads(redress(env, "shops", "add", "shopify", "--domain", "garbage.myshopify.com", "--token",
+                             "shpat_test", "--admin-url", garbage.endpoint).stdout)
+    good = json.loads(redress(env, "shops", "add", "woocommerce", "--url", fake.url, "--key", "ck_test",
+                              "--secret", "cs_test").stdout)
+    p = redress(env, "reconcile", check=False)
+    assert p.returncode == 1
+    assert f"shop {bad['id']} (garbage.myshopify.com): Shopify answered an object where the page of orders belongs" \
+        in p.stderr
+    first, second = json.loads(p.stdout)
+    assert first["shop_id"] == bad["id"] and first["error"]
+    assert second["shop_id"] == good["id"] and second["finished"] and second["stored"] == 1
+    listed = {x["id"]: x for x in json.loads(redress(env, "shops", "list", "--json").stdout)}
+    assert listed[bad["id"]]["sync_error"] == first["error"] and listed[bad["id"]]["sync_error_at"]
+    assert listed[bad["id"]]["last_synced_at"] is None
+    assert listed[good["id"]]["sync_error"] is None and listed[good["id"]]["last_synced_at"]

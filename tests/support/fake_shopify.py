@@ -6,6 +6,11 @@ Failures are scripted: "throttled" (THROTTLED with throttleStatus), "429" (with 
 "timeout" (answers after the client gave up), "timeout_after" (does the work, then answers too late).
 A failure may name the operation it hits: ("RedressRefund", "timeout_after").
 
+Nonsense on demand for the orders connection (`answer`): "object" (an object where the nodes list belongs),
+"not_objects" (a list of strings), "endless" (the first page whatever the cursor, `hasNextPage` true forever,
+a new cursor each time), "stuck" (`hasNextPage` true forever, and the cursor it was given back). From the
+`refuse_after`-th request on it answers 401, so a client that loops fails its test instead of hanging it.
+
 Money: `refundCreate` needs the `@idempotent` key (required from 2026-04) and replays the first result for
 a key it has seen; it refuses to refund more than was paid, or more shipping than is left. `discountCodeBasicCreate`
 refuses a code that exists (TAKEN).
@@ -94,6 +99,8 @@ class FakeShopify:
         self.discounts: dict[str, dict] = {}
         self.subscriptions: dict[tuple[str, str], str] = {}  # (topic, uri) -> id
         self.requests: list[dict] = []
+        self.answer: str | None = None  # nonsense for the orders connection, see above
+        self.refuse_after: int | None = None
         self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
         self.available = 2000
         httpserver.expect_request(PATH, method="POST").respond_with_handler(self.handle)
@@ -121,14 +128,18 @@ class FakeShopify:
             # The one search syntax Redress sends: updated_at:>'2026-11-01T00:00:00Z'
             bound = query.split(">", 1)[1].strip("'\" ")
             nodes = [n for n in nodes if n["updatedAt"] > bound]
-        if after:
+        if after and self.answer != "endless":
             last = json.loads(base64.b64decode(after))
             nodes = [n for n in nodes if (n["updatedAt"], int(n["legacyResourceId"])) > tuple(last)]
         page = nodes[:first]
         end = (base64.b64encode(json.dumps([page[-1]["updatedAt"], int(page[-1]["legacyResourceId"])]).encode())
                .decode() if page else None)
-        return {"nodes": page, "pageInfo": {"hasNextPage": len(nodes) > first, "endCursor": end,
-                                            "hasPreviousPage": bool(after), "startCursor": None}}
+        if self.answer == "endless":
+            end = base64.b64encode(f"again-{len(self.requests)}".encode()).decode()
+        if self.answer == "stuck":
+            end = after or end
+        return {"nodes": page, "pageInfo": {"hasNextPage": len(nodes) > first or self.answer in ("endless", "stuck"),
+                                            "endCursor": end, "hasPreviousPage": bool(after), "startCursor": None}}
 
     def _cost(self, cost: int) -> dict:
         return {"requestedQueryCost": cost, "actualQueryCost": cost,
@@ -301,7 +312,8 @@ class FakeShopify:
     def handle(self, request: Request) -> Response:
         body = request.get_json(silent=True) or {}
         self.requests.append(body)
-        if request.headers.get("X-Shopify-Access-Token") not in self.tokens | {self.token}:
+        refused = self.refuse_after is not None and len(self.requests) >= self.refuse_after
+        if refused or request.headers.get("X-Shopify-Access-Token") not in self.tokens | {self.token}:
             return Response(json.dumps({"errors": "[API] Invalid API key or access token (unrecognized login or "
                                                   "wrong password)"}), 401, content_type="application/json")
         failure = self._take_failure(body.get("query") or "")
@@ -344,6 +356,11 @@ class FakeShopify:
         result = execute(admin_schema(), document, root_value=root, variable_values=body.get("variables") or {})
         if result.errors:
             return self._errors(result.errors)
+        orders = (result.data or {}).get("orders")
+        if orders and self.answer == "object":
+            orders["nodes"] = {str(i): n for i, n in enumerate(orders["nodes"])}
+        if orders and self.answer == "not_objects":
+            orders["nodes"] = [n.get("legacyResourceId", "?") for n in orders["nodes"]]
         return Response(json.dumps({"data": result.data, "extensions": {"cost": self._cost(120)}}), 200,
                         content_type="application/json")
 

@@ -4,6 +4,13 @@ Over plain HTTP WooCommerce accepts only OAuth 1.0a signed requests (HMAC-SHA256
 secret); this fake checks the signature the same way. Failures are scripted: "429", "500", "timeout",
 "timeout_after" (does the work, then answers too late); a failure may name its route: ("refunds", "500").
 
+The order list filters like wc/v3: `modified_after` and `modified_before` are exclusive (`>` and `<`), and
+`orderby=modified` gives orders of the same second in no useful order (here: newest id first). Nonsense on
+demand (`answer`): "object" (an object where the list belongs), "not_objects" (a list of strings), "endless"
+(the same orders whatever is asked, with X-WP-TotalPages huge); from the `refuse_after`-th list request on it
+answers 401, so a client that loops fails its test instead of hanging it. `before_list(n)` runs before the n-th list
+request is answered (n from 1), to change orders in the middle of a pass.
+
 Refunds are not idempotent, as in WooCommerce: the same request twice makes two refunds. A refund above
 what is left is refused (400); a coupon code is lower-cased and must be unique (400 when it exists).
 """
@@ -34,6 +41,9 @@ class FakeWooCommerce:
         self.webhooks: list[dict] = []
         self.failures: list = []
         self.requests: list[dict] = []
+        self.answer: str | None = None  # nonsense for the order list, see above
+        self.before_list = None
+        self.refuse_after: int | None = None
         self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
         httpserver.expect_request(PATH, method="GET").respond_with_handler(self.handle)
         refunds = re.compile(r"^/wp-json/wc/v3/orders/(\d+)/refunds$")
@@ -147,17 +157,40 @@ class FakeWooCommerce:
 
     def handle(self, request: Request) -> Response:
         self.requests.append(dict(request.args))
+        if self.refuse_after is not None and len(self.requests) >= self.refuse_after:
+            return self._error("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.", 401)
+        if self.before_list is not None:
+            self.before_list(len(self.requests))
         return self._guard(request, "orders", lambda: self._list_orders(request.args))
 
     def _list_orders(self, args) -> Response:
         per_page = int(args.get("per_page", 10))
         if not 1 <= per_page <= 100:
             return self._error("rest_invalid_param", "Invalid parameter(s): per_page", 400)
+        if args.get("orderby", "date") not in ("date", "id", "modified"):
+            return self._error("rest_invalid_param", "Invalid parameter(s): orderby", 400)
         page = int(args.get("page", 1))
-        orders = sorted(self.orders.values(), key=lambda o: (o["date_modified_gmt"], o["id"]))
+        orderby = args.get("orderby", "date")
+        if orderby == "id":
+            orders = sorted(self.orders.values(), key=lambda o: o["id"])
+        else:
+            field = "date_modified_gmt" if orderby == "modified" else "date_created_gmt"
+            orders = sorted(self.orders.values(), key=lambda o: (o[field], -o["id"]))
+        if args.get("order", "desc") == "desc":
+            orders.reverse()
         if "modified_after" in args:
             orders = [o for o in orders if o["date_modified_gmt"] > args["modified_after"]]
+        if "modified_before" in args:
+            orders = [o for o in orders if o["date_modified_gmt"] < args["modified_before"]]
         total = len(orders)
         chunk = orders[(page - 1) * per_page: page * per_page]
-        return Response(json.dumps(chunk), 200, content_type="application/json",
-                        headers={"X-WP-Total": str(total), "X-WP-TotalPages": str(max(1, math.ceil(total / per_page)))})
+        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(max(1, math.ceil(total / per_page)))}
+        if self.answer == "object":
+            return self._json({"orders": chunk})
+        if self.answer == "not_objects":
+            return self._json([str(o["id"]) for o in chunk])
+        if self.answer == "endless":
+            first = sorted(self.orders.values(), key=lambda o: o["id"])[:per_page]
+            return Response(json.dumps(first), 200, content_type="application/json",
+                            headers={"X-WP-Total": "100000000", "X-WP-TotalPages": "1000000"})
+        return Response(json.dumps(chunk), 200, content_type="application/json", headers=headers)
