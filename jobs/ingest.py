@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jobs import get_app
 from plugin import db, redis_conn
-from plugin.pipeline import BatchResult, pending_deliveries, process_batch
+from plugin.pipeline import BatchResult, failed, pending_deliveries, process_batch
 from plugin.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,14 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
     conn = redis_conn(app)
     conn.delete(DRAIN_PENDING_KEY)
     total = BatchResult()
+    skip: set[int] = set()  # failed in this run: a later drain tries them again, never this one
     planned = 0
     started = time.monotonic()
     while True:
-        done = _one_batch(app, batch_size)
-        if done is None or done.deliveries == 0:
+        done = _one_batch(app, batch_size, skip)
+        if done.deliveries == 0:
             break
+        skip.update(done.retry_later)
         for name in ("deliveries", "orders", "opened", "resolved", "failed"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
         # Committed: now the platform may be asked.
@@ -37,18 +39,20 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
         if time.monotonic() - started > max_seconds:
             request_drain(conn)  # let other queued work run; the next job carries on
             break
-    summary = {k: v for k, v in total.__dict__.items() if k != "compensations"} | {"compensations": planned}
+    summary = {k: v for k, v in total.__dict__.items() if k not in ("compensations", "retry_later")}
+    summary["compensations"] = planned
     if total.deliveries:
         log.info("inbox drained: %s", summary)
     return summary
 
 
-def _one_batch(app, batch_size: int) -> BatchResult | None:
+def _one_batch(app, batch_size: int, skip: set[int]) -> BatchResult:
     database = db(app)
+    last: Exception | None = None
     for attempt in range(3):
         with database.session() as s:
             try:
-                rows = pending_deliveries(s, batch_size)
+                rows = pending_deliveries(s, batch_size, skip)
                 if not rows:
                     return BatchResult()
                 result = process_batch(s, rows, now=datetime.now(UTC))
@@ -60,6 +64,20 @@ def _one_batch(app, batch_size: int) -> BatchResult | None:
                 log.info("batch conflicted with another worker (attempt %d: %s), retrying", attempt + 1,
                          type(exc.orig).__name__)
                 time.sleep(0.05 * (attempt + 1))
+                last = exc
     if batch_size > 1:
-        return _one_batch(app, 1)
-    return None
+        return _one_batch(app, 1, skip)
+    return _set_aside_first(app, skip, last)
+
+
+def _set_aside_first(app, skip: set[int], exc: Exception | None) -> BatchResult:
+    """One delivery that conflicts every time: count the attempt and record why, so it never blocks the rest."""
+    result = BatchResult()
+    with db(app).session() as s:
+        rows = pending_deliveries(s, 1, skip)
+        for d in rows:
+            d.attempts += 1
+            failed(d, exc or RuntimeError("conflicted on every try"), datetime.now(UTC), result)
+        s.commit()
+    result.deliveries = len(rows)
+    return result

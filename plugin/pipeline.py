@@ -2,16 +2,19 @@
 
 Each batch is one transaction: the deliveries are marked processed in the same commit that saves
 what they changed, so a crash either keeps all of it or none, and a re-run finds nothing left to do.
+Inside it each order has a savepoint, so one order that fails is rolled back alone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 import connectors
@@ -27,6 +30,7 @@ from plugin.timing import TimingPolicy
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+ERROR_CHARS = 1000  # an error quotes the payload; a hostile one may be megabytes long
 
 
 @dataclass
@@ -37,6 +41,7 @@ class BatchResult:
     resolved: int = 0
     failed: int = 0
     compensations: list[Compensation] = field(default_factory=list)  # newly planned, to issue after commit
+    retry_later: list[int] = field(default_factory=list)  # failed deliveries a later drain tries again
 
 
 @dataclass
@@ -46,7 +51,10 @@ class Applied:
     compensations: list[Compensation] = field(default_factory=list)
 
 
-def pending_deliveries(session: Session, limit: int) -> list[WebhookDelivery]:
+Parsed = tuple[WebhookDelivery, list]
+
+
+def pending_deliveries(session: Session, limit: int, skip: Iterable[int] = ()) -> list[WebhookDelivery]:
     q = (
         select(WebhookDelivery)
         .where(WebhookDelivery.processed_at.is_(None), WebhookDelivery.attempts < MAX_ATTEMPTS)
@@ -55,13 +63,18 @@ def pending_deliveries(session: Session, limit: int) -> list[WebhookDelivery]:
         # Several workers may drain at once: each takes rows the others have not locked.
         .with_for_update(skip_locked=True)
     )
+    skip = list(skip)
+    if skip:
+        q = q.where(WebhookDelivery.id.not_in(skip))
     return list(session.execute(q).scalars())
 
 
 def process_batch(session: Session, deliveries: list[WebhookDelivery], now: datetime) -> BatchResult:
+    """Each order (with the deliveries about it) is saved in a SAVEPOINT of its own: one that raises is
+    rolled back alone and its deliveries carry the error, while the rest of the batch commits."""
     result = BatchResult(deliveries=len(deliveries))
     shops = _shops(session, {d.shop_id for d in deliveries if d.shop_id is not None})
-    parsed: list[tuple[WebhookDelivery, list]] = []
+    parsed: list[Parsed] = []
     events: list[tuple[WebhookDelivery, Shop, ShopEvent]] = []
     for d in deliveries:
         shop = shops.get(d.shop_id) if d.shop_id is not None else None
@@ -70,9 +83,7 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
             d.processed_at, d.error = now, "no active shop for this delivery"
             continue
         try:
-            payload = json.loads(d.body)
-            if not isinstance(payload, dict):
-                raise PayloadError("body is not a JSON object")
+            payload = _payload(d)
             connector = connectors.get(shop.platform)
             event = connector.shop_event(d.topic, payload)
             if event is not None:
@@ -81,27 +92,104 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
             if not shop.active:
                 d.processed_at, d.error = now, "no active shop for this delivery"
                 continue
-            changes = connector.normalize(d.topic, payload, d.received_at)
-        except Exception as exc:  # normalize is pure: whatever it raised concerns this delivery only
-            # Verified but not understood: keep it, say why, never block the rows behind it.
-            d.error = f"{type(exc).__name__}: {exc}"
-            result.failed += 1
-            if d.attempts >= MAX_ATTEMPTS or isinstance(exc, PayloadError):
-                d.processed_at = now
-            continue
-        parsed.append((d, changes))
+            parsed.append((d, connector.normalize(d.topic, payload, d.received_at)))
+        except Exception as exc:  # whatever it raised concerns this delivery only
+            failed(d, exc, now, result)
 
-    keys = {(d.shop_id, c.order_id) for d, changes in parsed for c in changes}
-    orders = _orders(session, keys)
+    orders = _orders(session, {(d.shop_id, c.order_id) for d, changes in parsed for c in changes})
+    for group in order_groups(parsed):
+        try:
+            with session.begin_nested():
+                applied, n = _apply_group(session, group, orders, shops, now)
+        except (IntegrityError, OperationalError):
+            raise  # another worker got there first, or the database itself: the whole batch is retried
+        except Exception as exc:  # rolled back to its savepoint: only this order is lost
+            for d, _ in group:
+                failed(d, exc, now, result)
+            continue
+        result.orders += n
+        result.opened += applied.opened
+        result.resolved += applied.resolved
+        result.compensations.extend(applied.compensations)
+
+    # After the orders, so a redaction also covers what this very batch brought in.
+    deleted: set[int] = set()
+    for d, shop, event in events:
+        if shop.id in deleted:
+            d.processed_at, d.error = now, None
+            continue
+        try:
+            with session.begin_nested():
+                d.processed_at, d.error = now, None
+                apply_shop_event(session, shop, event, deliveries, now)
+                session.flush()
+        except (IntegrityError, OperationalError):
+            raise
+        except Exception as exc:  # as for orders: only this request is lost
+            failed(d, exc, now, result)
+            continue
+        if event.kind == "redact_shop":
+            deleted.add(shop.id)
+    return result
+
+
+def _payload(d: WebhookDelivery) -> dict:
+    try:
+        payload = json.loads(d.body)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError("body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise PayloadError("body is not a JSON object")
+    return payload
+
+
+def failed(d: WebhookDelivery, exc: Exception, now: datetime, result: BatchResult) -> None:
+    """Record why a delivery failed. A payload that cannot be understood is done with at once; anything
+    else is tried again by a later drain (never twice in one), and set aside after MAX_ATTEMPTS."""
+    d.error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+    result.failed += 1
+    if isinstance(exc, PayloadError):
+        d.processed_at = now
+        log.warning("delivery %s (%s) not understood: %s", d.id, d.topic, d.error)
+        return
+    if d.attempts >= MAX_ATTEMPTS:
+        d.processed_at = now
+    else:
+        result.retry_later.append(d.id)
+    log.error("delivery %s (%s) failed on attempt %d of %d%s", d.id, d.topic, d.attempts, MAX_ATTEMPTS,
+              "; set aside" if d.processed_at else "; a later drain tries again", exc_info=exc)
+
+
+def order_groups(parsed: list[Parsed]) -> list[list[Parsed]]:
+    """Deliveries about the same order go together: they are merged, assessed and saved as one."""
+    groups: list[list[Parsed]] = []
+    where: dict[tuple[int, str], int] = {}
+    for item in parsed:
+        keys = {(item[0].shop_id, c.order_id) for c in item[1]}
+        hits = sorted({where[k] for k in keys if k in where})
+        index = hits[0] if hits else len(groups)
+        if not hits:
+            groups.append([])
+        for other in hits[1:]:  # a delivery about two orders joins their groups
+            groups[index].extend(groups[other])
+            groups[other] = []
+            where.update({k: index for k, v in where.items() if v == other})
+        groups[index].append(item)
+        where.update({k: index for k in keys})
+    return [g for g in groups if g]
+
+
+def _apply_group(session: Session, group: list[Parsed], orders: dict[tuple[int, str], Order],
+                 shops: dict[int, Shop], now: datetime) -> tuple[Applied, int]:
     touched: dict[tuple[int, str], tuple[OrderFacts, str]] = {}
-    for d, changes in parsed:
+    for d, changes in group:
         for c in changes:
             key = (d.shop_id, c.order_id)
             current = touched[key][0] if key in touched else (
                 OrderFacts.from_json(orders[key].facts) if key in orders and orders[key].facts else None)
             touched[key] = (merge(current, c), f"webhook:{d.topic}")
         d.processed_at, d.error = now, None
-
+    out = Applied()
     for (shop_id, order_id), (facts, source) in touched.items():
         order = orders.get((shop_id, order_id))
         if order is None:
@@ -110,21 +198,11 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
         save_facts(order, facts)
         assessment = assess(facts, timing_for(shops[shop_id]), now, source)
         applied = apply_assessment(session, order, shops[shop_id], assessment, now)
-        result.opened += applied.opened
-        result.resolved += applied.resolved
-        result.compensations.extend(applied.compensations)
-        result.orders += 1
-
-    # After the orders, so a redaction also covers what this very batch brought in.
-    deleted: set[int] = set()
-    for d, shop, event in events:
-        d.processed_at, d.error = now, None
-        if shop.id in deleted:
-            continue
-        apply_shop_event(session, shop, event, deliveries, now)
-        if event.kind == "redact_shop":
-            deleted.add(shop.id)
-    return result
+        out.opened += applied.opened
+        out.resolved += applied.resolved
+        out.compensations.extend(applied.compensations)
+    session.flush()  # a value the database refuses belongs to this order too
+    return out, len(touched)
 
 
 def apply_shop_event(session: Session, shop: Shop, event: ShopEvent, batch: list[WebhookDelivery],
