@@ -1,4 +1,5 @@
-"""The clock's every-minute job: re-detect orders whose deadline passed, and rescue a stuck inbox."""
+"""The clock's every-minute job: re-detect orders whose deadline passed, rescue a stuck inbox, and
+purge old processed inbox rows (hourly)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from jobs import get_app
-from plugin import db, redis_conn
+from plugin import config, db, redis_conn
+from plugin.inbox import purge
 from plugin.ledger import stuck as stuck_compensations
 from plugin.models import WebhookDelivery
 from plugin.queue import enqueue_compensation, request_drain
@@ -17,6 +19,9 @@ from plugin.sweep import BATCH, sweep_due_orders
 
 log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(seconds=30)
+PURGE_KEY = "redress:inbox:purge"
+PURGE_EVERY = 3600  # seconds
+PURGE_BATCHES = 10  # per sweep, each its own transaction: a backlog goes a few batches a minute
 
 
 def run(now: datetime | None = None) -> dict:
@@ -45,4 +50,18 @@ def run(now: datetime | None = None) -> dict:
         log.info("%d inbox rows waiting for over %s: re-enqueueing the drain", stuck, STUCK_AFTER)
         conn.delete("redress:drain:pending")
         request_drain(conn)
-    return {"stuck_deliveries": stuck, "orders_checked": swept, "compensations_enqueued": len(planned) + len(resume)}
+    return {"stuck_deliveries": stuck, "orders_checked": swept, "compensations_enqueued": len(planned) + len(resume),
+            "inbox_purged": _purge_hourly(app, conn, now)}
+
+
+def _purge_hourly(app, conn, now: datetime) -> int:
+    """Old processed inbox rows go at most once an hour (several clocks or workers: only one purges)."""
+    if not conn.set(PURGE_KEY, now.isoformat(), nx=True, ex=PURGE_EVERY):
+        return 0
+    deleted, more = purge(db(app).engine, now, timedelta(days=config(app).inbox_retention_days),
+                          max_batches=PURGE_BATCHES)
+    if more:
+        conn.delete(PURGE_KEY)  # a backlog: the next sweep, a minute from now, goes on
+    if deleted:
+        log.info("purged %d processed inbox rows older than %d days", deleted, config(app).inbox_retention_days)
+    return deleted

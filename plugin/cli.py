@@ -13,10 +13,19 @@ from sqlalchemy.exc import OperationalError
 from plugin.config import Config
 
 
+def _config() -> Config:
+    from plugin.config import ConfigError
+
+    try:
+        return Config.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _app():
     from plugin import create_app
 
-    return create_app(Config.from_env())
+    return create_app(_config())
 
 
 def _fail(message: str) -> None:
@@ -89,7 +98,7 @@ def db_upgrade():
     """Apply migrations (alembic upgrade head)."""
     from plugin import migrate
 
-    cfg = Config.from_env()
+    cfg = _config()
     try:
         migrate.upgrade(cfg.database_url)
     except OperationalError as exc:
@@ -380,6 +389,25 @@ def sweep():
 
     use_app(_app())
     _print_json(sweep_job.run())
+
+
+@main.group()
+def inbox():
+    """The webhook inbox."""
+
+
+@inbox.command("purge")
+def inbox_purge():
+    """Delete processed deliveries older than REDRESS_INBOX_RETENTION_DAYS now (the sweep does it hourly)."""
+    from datetime import UTC, datetime, timedelta
+
+    from plugin import config, db
+    from plugin.inbox import purge
+
+    app = _app()
+    days = config(app).inbox_retention_days
+    deleted, _ = purge(db(app).engine, datetime.now(UTC), timedelta(days=days))
+    _print_json({"deleted": deleted, "retention_days": days})
 
 
 @main.command()

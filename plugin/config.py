@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+INBOX_RETENTION_DAYS = 30
+# Shopify retries a delivery for up to 48 hours: a shorter memory of its keys could process one twice.
+MIN_INBOX_RETENTION_DAYS = 3
+
+
+class ConfigError(ValueError):
+    """A setting in the environment that Redress refuses to start with; the message says which and why."""
 
 
 def _instance_dir() -> Path:
@@ -24,6 +31,20 @@ def _secret_from_file(path: Path, make) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(make())
     return path.read_text().strip()
+
+
+def _retention_days(value: str | None) -> int:
+    if value is None or not value.strip():
+        return INBOX_RETENTION_DAYS
+    try:
+        days = int(value.strip())
+    except ValueError:
+        raise ConfigError(f"REDRESS_INBOX_RETENTION_DAYS must be a whole number of days, got {value!r}") from None
+    if days < MIN_INBOX_RETENTION_DAYS:
+        raise ConfigError(f"REDRESS_INBOX_RETENTION_DAYS must be at least {MIN_INBOX_RETENTION_DAYS} days, got "
+                          f"{days}: Shopify may deliver a webhook again for up to 48 hours, and a delivery "
+                          "forgotten sooner could be processed twice")
+    return days
 
 
 @dataclass
@@ -46,6 +67,8 @@ class Config:
     # Calls to a platform: attempts within one job run and seconds per attempt.
     platform_attempts: int = 6
     platform_timeout: float = 15.0
+    # Processed inbox rows older than this are deleted (the sweep does it hourly; `redress inbox purge`).
+    inbox_retention_days: int = INBOX_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, **overrides) -> Config:
@@ -79,6 +102,7 @@ class Config:
         cfg.mail_from = env.get("REDRESS_MAIL_FROM") or cfg.mail_from
         cfg.platform_attempts = int(env.get("REDRESS_PLATFORM_ATTEMPTS") or cfg.platform_attempts)
         cfg.platform_timeout = float(env.get("REDRESS_PLATFORM_TIMEOUT") or cfg.platform_timeout)
+        cfg.inbox_retention_days = _retention_days(env.get("REDRESS_INBOX_RETENTION_DAYS"))
         for k, v in overrides.items():
             setattr(cfg, k, v)
         return cfg

@@ -10,17 +10,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from plugin.config import MIN_INBOX_RETENTION_DAYS
 from plugin.crypto import Vault
 from plugin.models import Shop, WebhookDelivery
 
 SHOP_CACHE_SECONDS = 10.0
+PURGE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,30 @@ def store(engine: Engine, *, shop_id: int | None, platform: str, topic: str, key
             if attempt == 2 or not exc.connection_invalidated:
                 raise
     raise AssertionError("unreachable")
+
+
+def purge_processed(engine: Engine, now: datetime, retention: timedelta, batch: int | None = None) -> int:
+    """Delete one batch of deliveries processed before `now - retention`, in its own short transaction.
+
+    Rows still pending (not processed, with or without an error) are never touched. Returns how many went.
+    """
+    if retention < timedelta(days=MIN_INBOX_RETENTION_DAYS):
+        raise ValueError(f"an inbox retention under {MIN_INBOX_RETENTION_DAYS} days could process a redelivery twice")
+    old = (select(WebhookDelivery.id)
+           .where(WebhookDelivery.processed_at.is_not(None), WebhookDelivery.processed_at < now - retention)
+           .order_by(WebhookDelivery.processed_at).limit(batch or PURGE_BATCH))
+    with engine.begin() as conn:
+        return conn.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(old.scalar_subquery()))).rowcount
+
+
+def purge(engine: Engine, now: datetime, retention: timedelta, batch: int | None = None,
+          max_batches: int | None = None) -> tuple[int, bool]:
+    """Purge batch after batch until none is left or `max_batches` ran; returns (deleted, more may be left)."""
+    batch = batch or PURGE_BATCH
+    deleted, runs = 0, 0
+    while max_batches is None or runs < max_batches:
+        n = purge_processed(engine, now, retention, batch)
+        deleted, runs = deleted + n, runs + 1
+        if n < batch:
+            return deleted, False
+    return deleted, True

@@ -129,7 +129,7 @@ def test_keys_rotate_keeps_secrets_readable(env):
 def test_sweep_runs_once_and_reports(env):
     redress(env, "db", "upgrade")
     out = json.loads(redress(env, "sweep").stdout)
-    assert out == {"stuck_deliveries": 0, "orders_checked": 0, "compensations_enqueued": 0}
+    assert out == {"stuck_deliveries": 0, "orders_checked": 0, "compensations_enqueued": 0, "inbox_purged": 0}
 
 
 def test_reconcile_finds_a_stalled_order_whose_webhooks_were_lost(env, httpserver):
