@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint system-packages bench clean
+.PHONY: run test fuzz lint system-packages bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Redress needs Python 3.11 or newer")'
@@ -21,6 +21,11 @@ run: $(STAMP)
 test: $(STAMP) system-packages
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## The hostile-input tests with a big budget (thousands of examples each; `make test` runs a few dozen).
+fuzz: $(STAMP) system-packages
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/test_hostile_payloads.py \
+	  tests/test_hostile_deliveries.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

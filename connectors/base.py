@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -120,25 +121,47 @@ def json_kind(value: Any) -> str:
     return "something else"
 
 
+# Bounds of what a real order can carry; anything beyond is refused with a PayloadError, never stored.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+MAX_AMOUNT = Decimal(10) ** 14  # the money columns hold 14 digits before the point
+MAX_ID_CHARS = 32  # platform ids are at most 20 digits; idempotency keys and columns embed them
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """A value quoted in an error message, cut short: a hostile payload may be megabytes long."""
+    r = repr(value)
+    return r if len(r) <= limit else r[:limit] + "…"
+
+
 def text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, (dict, list)):
         raise PayloadError(f"expected a scalar, got {type(value).__name__}")
-    return str(value)
+    s = value if isinstance(value, str) else str(value)
+    if "\x00" in s:
+        raise PayloadError(f"text with a NUL character: {short(s)}")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(f"text that is not valid Unicode (a lone surrogate): {short(s)}") from None
+    return s
 
 
 def money(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, (bool, dict, list)):
-        raise PayloadError(f"not an amount: {value!r}")
+        raise PayloadError(f"not an amount: {short(value)}")
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise PayloadError(f"not an amount: {value!r}") from exc
-    if not amount.is_finite():
-        raise PayloadError(f"not an amount: {value!r}")
+        amount = Decimal(value if isinstance(value, str) else str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise PayloadError(f"not an amount: {short(value)}") from exc
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise PayloadError(f"not an amount: {short(value)}")
+    if amount.as_tuple().exponent < -4:  # type: ignore[operator]
+        amount = amount.quantize(Decimal("0.0001"))  # what the money columns keep
     return amount
 
 
@@ -147,16 +170,80 @@ def when(value: Any, naive_is_utc: bool = True) -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise PayloadError(f"not a time: {value!r}")
+        raise PayloadError(f"not a time: {short(value)}")
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise PayloadError(f"not a time: {value!r}") from exc
-    if dt.tzinfo is None:
-        if not naive_is_utc:
-            raise PayloadError(f"time without offset: {value!r}")
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+        if dt.tzinfo is None:
+            if not naive_is_utc:
+                raise PayloadError(f"time without offset: {short(value)}")
+            dt = dt.replace(tzinfo=UTC)
+        return plausible(dt.astimezone(UTC), value)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, PayloadError):
+            raise
+        raise PayloadError(f"not a time: {short(value)}") from exc
+
+
+def unix_time(value: Any) -> datetime:
+    """Seconds since 1970 (a number or a string of digits), as some extensions store times."""
+    try:
+        return plausible(datetime.fromtimestamp(int(value), UTC), value)
+    except (ValueError, OverflowError, OSError) as exc:
+        if isinstance(exc, PayloadError):
+            raise
+        raise PayloadError(f"not a time: {short(value)}") from exc
+
+
+def currency(value: Any) -> str | None:
+    code = text(value)
+    if code is not None and not (len(code) == 3 and code.isascii() and code.isalpha()):
+        raise PayloadError(f"not a currency code: {short(code)}")
+    return code
+
+
+def plausible(dt: datetime, raw: Any) -> datetime:
+    if not EARLIEST <= dt < LATEST:
+        raise PayloadError(f"time out of range: {short(raw)}")
+    return dt
+
+
+MAX_DEPTH = 64  # real orders nest about 6 deep; deeper is refused before any recursive code sees it
+
+
+def _no_constant(name: str) -> Any:
+    raise PayloadError(f"body uses {name}, which JSON does not allow")
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A delivery's body as a JSON object, or a PayloadError saying plainly what is wrong with it."""
+    try:
+        # Decoded as UTF-8 here: json.loads would guess UTF-16 or UTF-32 from the first bytes.
+        payload = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise PayloadError("body is not UTF-8 text") from None
+    except RecursionError:
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels") from None
+    except PayloadError:
+        raise
+    except ValueError as exc:  # also an integer too long to convert
+        raise PayloadError(f"body is not valid JSON ({short(str(exc), 80)})") from None
+    if not isinstance(payload, dict):
+        raise PayloadError(f"body is {json_kind(payload)}, not a JSON object")
+    if _depth(payload) > MAX_DEPTH:
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
+    return payload
+
+
+def _depth(value: Any) -> int:
+    """How deep containers nest, found without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            if d <= MAX_DEPTH:
+                stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def obj(value: Any, what: str) -> dict[str, Any]:
@@ -179,4 +266,7 @@ def required_id(payload: dict[str, Any], key: str = "id") -> str:
     value = payload.get(key)
     if value is None or isinstance(value, (bool, dict, list)) or str(value).strip() == "":
         raise PayloadError(f"payload has no {key}")
-    return str(value)
+    value = text(value)
+    if len(value) > MAX_ID_CHARS:
+        raise PayloadError(f"{key} is longer than {MAX_ID_CHARS} characters: {short(value)}")
+    return value

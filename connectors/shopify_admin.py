@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import items, json_kind, money, obj, required_id, text, when
+from connectors.base import currency, items, json_kind, money, obj, required_id, text, when
 from connectors.http import PlatformError, Refused, Retry, send
 from connectors.shopify import CANCEL_REASONS, FINANCIAL, webhook_topics
 from plugin.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
@@ -172,7 +172,7 @@ def order_facts(n: dict[str, Any]) -> OrderFacts:
         country=text(obj(n.get("shippingAddress"), "shippingAddress").get("countryCodeV2")),
         total=_shop_money(n.get("totalPriceSet")),
         shipping=_shop_money(n.get("totalShippingPriceSet")),
-        currency=text(n.get("currencyCode")),
+        currency=currency(n.get("currencyCode")),
         financial_status=financial if financial in FINANCIAL else ("unknown" if financial else None),
         fulfillment_status={"fulfilled": "fulfilled", "partially_fulfilled": "partial"}.get(fulfillment,
                                                                                              "unfulfilled"),
@@ -208,7 +208,7 @@ def _shipment(f: dict[str, Any]) -> Shipment:
     display = text(f.get("displayStatus"))
     status = DISPLAY_STATUS.get(display or "")
     created, updated = when(f.get("createdAt")), when(f.get("updatedAt"))
-    tracking = next(iter(items(f.get("trackingInfo"), "trackingInfo")), None) or {}
+    tracking = obj(next(iter(items(f.get("trackingInfo"), "trackingInfo")), None), "trackingInfo entry")
     events = [TrackingEvent(id=_gid_tail(e.get("id")) or "?", status=(text(e.get("status")) or "").lower(),
                             happened_at=when(e.get("happenedAt")), message=text(e.get("message")),
                             estimated_delivery_at=when(e.get("estimatedDeliveryAt")))

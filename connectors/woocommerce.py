@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors import woocommerce_api
@@ -26,11 +26,13 @@ from connectors.base import (
     PayloadError,
     ShopAccess,
     Webhook,
+    currency,
     items,
     money,
     obj,
     required_id,
     text,
+    unix_time,
     when,
 )
 from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent
@@ -104,7 +106,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         country=text(shipping_addr.get("country")) or text(billing.get("country")),
         total=money(p.get("total")),
         shipping=money(p.get("shipping_total")),
-        currency=text(p.get("currency")),
+        currency=currency(p.get("currency")),
         financial_status=financial,
         fulfillment_status="fulfilled" if status == "completed" else "unfulfilled",
         platform_status=status or None,
@@ -178,10 +180,12 @@ def _trackship(statuses: Any, index: int) -> str | None:
 
 
 def _unix_or_iso(value: Any) -> datetime | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        raise PayloadError("not a time: a boolean")
     if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value), UTC)
+        return unix_time(value)
     return when(value)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jobs import get_app
 from plugin import db, redis_conn
-from plugin.pipeline import BatchResult, failed, pending_deliveries, process_batch
+from plugin.pipeline import BatchResult, failed, last_delivery_id, pending_deliveries, process_batch
 from plugin.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
 
 log = logging.getLogger(__name__)
@@ -18,16 +18,22 @@ BATCH = 500
 
 
 def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
-    """Process pending deliveries until none are left (or time is up, then hand over to a new job)."""
+    """Process the deliveries pending when the job starts (or until time is up, then hand over to a new job).
+
+    Deliveries that arrive meanwhile enqueue the next drain (the flag is cleared first), so under a steady
+    stream each drain ends and the worker turns to its other queues before the next one.
+    """
     app = get_app()
     conn = redis_conn(app)
     conn.delete(DRAIN_PENDING_KEY)
+    with db(app).session() as s:
+        upto = last_delivery_id(s)
     total = BatchResult()
     skip: set[int] = set()  # failed in this run: a later drain tries them again, never this one
     planned = 0
     started = time.monotonic()
     while True:
-        done = _one_batch(app, batch_size, skip)
+        done = _one_batch(app, batch_size, skip, upto)
         if done.deliveries == 0:
             break
         skip.update(done.retry_later)
@@ -46,13 +52,13 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
     return summary
 
 
-def _one_batch(app, batch_size: int, skip: set[int]) -> BatchResult:
+def _one_batch(app, batch_size: int, skip: set[int], upto: int) -> BatchResult:
     database = db(app)
     last: Exception | None = None
     for attempt in range(3):
         with database.session() as s:
             try:
-                rows = pending_deliveries(s, batch_size, skip)
+                rows = pending_deliveries(s, batch_size, skip, upto)
                 if not rows:
                     return BatchResult()
                 result = process_batch(s, rows, now=datetime.now(UTC))
@@ -66,15 +72,15 @@ def _one_batch(app, batch_size: int, skip: set[int]) -> BatchResult:
                 time.sleep(0.05 * (attempt + 1))
                 last = exc
     if batch_size > 1:
-        return _one_batch(app, 1, skip)
-    return _set_aside_first(app, skip, last)
+        return _one_batch(app, 1, skip, upto)
+    return _set_aside_first(app, skip, upto, last)
 
 
-def _set_aside_first(app, skip: set[int], exc: Exception | None) -> BatchResult:
+def _set_aside_first(app, skip: set[int], upto: int, exc: Exception | None) -> BatchResult:
     """One delivery that conflicts every time: count the attempt and record why, so it never blocks the rest."""
     result = BatchResult()
     with db(app).session() as s:
-        rows = pending_deliveries(s, 1, skip)
+        rows = pending_deliveries(s, 1, skip, upto)
         for d in rows:
             d.attempts += 1
             failed(d, exc or RuntimeError("conflicted on every try"), datetime.now(UTC), result)

@@ -51,11 +51,15 @@ def _host_port(host, port):
 def run(host, port):
     """Everything on one machine: migrate, then web, worker and clock."""
     from plugin import config, migrate
-    from plugin.processes import run_all
+    from plugin.processes import port_in_use, run_all
 
+    host, port = _host_port(host, port)
+    if port_in_use(host, port):  # before anything starts: a second `run` must not leave a Redis behind
+        _fail(f"port {port} is already in use: is Redress already running? (stop it, or pick another "
+              "port with --port)")
     app = _app()
     migrate.upgrade(config(app).database_url)
-    sys.exit(run_all(app, *_host_port(host, port)))
+    sys.exit(run_all(app, host, port))
 
 
 @main.command()
@@ -72,11 +76,18 @@ def web(host, port):
 
 @main.command()
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
-def worker(burst):
-    """The RQ worker: ingest, sweep, compensate and notify jobs."""
+@click.option("--queues", default=None, metavar="Q1,Q2",
+              help="serve only these queues (default: all of them, taken in turn)")
+def worker(burst, queues):
+    """The RQ worker: ingest, sweep, reconcile, compensate and notify jobs, taken in turn."""
     from plugin.processes import worker as run_worker
+    from plugin.queue import QUEUES
 
-    run_worker(_app(), burst=burst)
+    names = tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None
+    unknown = sorted(set(names or ()) - set(QUEUES))
+    if unknown or names == ():
+        _fail(f"unknown queue {', '.join(unknown) or '(none given)'}: the queues are {', '.join(QUEUES)}")
+    run_worker(_app(), burst=burst, queues=names)
 
 
 @main.command()

