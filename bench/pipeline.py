@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import ROOT, Stack  # noqa: E402
-from plugin import db  # noqa: E402
-from plugin.inbox import store  # noqa: E402
-from plugin.queue import request_drain  # noqa: E402
+from plugin.app import db  # noqa: E402
+from plugin.intake.inbox import store  # noqa: E402
+from plugin.storage.queue import request_drain  # noqa: E402
 
 REDRESS = str(Path(sys.executable).parent / "redress")
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from plugin.facts import Change, ShopEvent
+from plugin.orders.facts import Change, ShopEvent
 
 
 class PayloadError(ValueError):

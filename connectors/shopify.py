@@ -28,7 +28,7 @@ from connectors.base import (
     text,
     when,
 )
-from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent, TrackingEvent
+from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent, TrackingEvent
 
 name = "shopify"
 signature_header = "X-Shopify-Hmac-Sha256"

@@ -18,7 +18,7 @@ import requests
 from connectors.base import currency, items, json_kind, money, obj, required_id, text, when
 from connectors.http import PlatformError, Refused, Retry, send
 from connectors.shopify import CANCEL_REASONS, FINANCIAL, webhook_topics
-from plugin.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
+from plugin.orders.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
 
 log = logging.getLogger(__name__)
 PAGE = 100

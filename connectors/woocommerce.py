@@ -35,7 +35,7 @@ from connectors.base import (
     unix_time,
     when,
 )
-from plugin.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent
+from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent
 
 name = "woocommerce"
 signature_header = "X-WC-Webhook-Signature"

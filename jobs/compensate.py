@@ -21,10 +21,11 @@ import connectors
 from connectors.base import CompensationRequest
 from connectors.http import PlatformError, Refused
 from jobs import get_app
-from plugin import config, db, ledger, redis_conn
-from plugin.models import Compensation, Incident, Order
-from plugin.money import fmt
-from plugin.tokens import current_access
+from plugin.app import config, db, redis_conn
+from plugin.compensation import ledger
+from plugin.orders.money import fmt
+from plugin.shops.tokens import current_access
+from plugin.storage.models import Compensation, Incident, Order
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jobs import get_app
-from plugin import db, redis_conn
-from plugin.pipeline import BatchResult, failed, last_delivery_id, pending_deliveries, process_batch
-from plugin.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
+from plugin.app import db, redis_conn
+from plugin.intake.pipeline import BatchResult, failed, last_delivery_id, pending_deliveries, process_batch
+from plugin.storage.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import connectors
 from jobs import get_app
-from plugin import config, db, vault
-from plugin.models import Shop
-from plugin.shops import shop_json
-from plugin.tokens import current_access
+from plugin.app import config, db, vault
+from plugin.shops.connect import shop_json
+from plugin.shops.tokens import current_access
+from plugin.storage.models import Shop
 
 
 def subscribe(shop_id: int) -> list[str]:

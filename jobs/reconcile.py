@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from connectors.http import PlatformError
 from jobs import get_app
-from plugin import config, db, redis_conn
-from plugin.models import Shop
-from plugin.queue import request_drain
-from plugin.reconcile import reconcile_shop, record_failure
-from plugin.tokens import current_access
+from plugin.app import config, db, redis_conn
+from plugin.intake.reconcile import reconcile_shop, record_failure
+from plugin.shops.tokens import current_access
+from plugin.storage.models import Shop
+from plugin.storage.queue import request_drain
 
 log = logging.getLogger(__name__)
 LOCK_SECONDS = 900

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from jobs import get_app
-from plugin import config, db, redis_conn
-from plugin.inbox import purge
-from plugin.ledger import stuck as stuck_compensations
-from plugin.models import WebhookDelivery
-from plugin.queue import enqueue_compensation, request_drain
-from plugin.sweep import BATCH, sweep_due_orders
+from plugin.app import config, db, redis_conn
+from plugin.compensation.ledger import stuck as stuck_compensations
+from plugin.intake.inbox import purge
+from plugin.intake.sweep import BATCH, sweep_due_orders
+from plugin.storage.models import WebhookDelivery
+from plugin.storage.queue import enqueue_compensation, request_drain
 
 log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(seconds=30)

@@ -1,10 +1,10 @@
-"""Alembic environment: the URL comes from the caller (plugin.migrate) or from Redress's config."""
+"""Alembic environment: the URL comes from the caller (plugin.storage.migrate) or from Redress's config."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from plugin.models import Base
+from plugin.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -27,7 +27,7 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    from plugin.db import make_engine
+    from plugin.storage.db import make_engine
 
     connectable = config.attributes.get("connection")
     if connectable is not None:

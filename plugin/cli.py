@@ -23,7 +23,7 @@ def _config() -> Config:
 
 
 def _app():
-    from plugin import create_app
+    from plugin.app import create_app
 
     return create_app(_config())
 
@@ -50,8 +50,9 @@ def _host_port(host, port):
 @click.option("--port", type=int, default=None, help="port (default $PORT or 8000)")
 def run(host, port):
     """Everything on one machine: migrate, then web, worker and clock."""
-    from plugin import config, migrate
+    from plugin.app import config
     from plugin.processes import port_in_use, run_all
+    from plugin.storage import migrate
 
     host, port = _host_port(host, port)
     if port_in_use(host, port):  # before anything starts: a second `run` must not leave a Redis behind
@@ -81,7 +82,7 @@ def web(host, port):
 def worker(burst, queues):
     """The RQ worker: ingest, sweep, reconcile, compensate and notify jobs, taken in turn."""
     from plugin.processes import worker as run_worker
-    from plugin.queue import QUEUES
+    from plugin.storage.queue import QUEUES
 
     names = tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None
     unknown = sorted(set(names or ()) - set(QUEUES))
@@ -107,7 +108,7 @@ def db():
 @db.command("upgrade")
 def db_upgrade():
     """Apply migrations (alembic upgrade head)."""
-    from plugin import migrate
+    from plugin.storage import migrate
 
     cfg = _config()
     try:
@@ -128,7 +129,7 @@ def shops_add():
 
 
 def _session():
-    from plugin import db as database
+    from plugin.app import db as database
 
     app = _app()
     return app, database(app).session()
@@ -136,8 +137,8 @@ def _session():
 
 def _connect(add, **kwargs) -> None:
     """Run a shops.add_* function, commit, and print the shop with what is shown only once."""
-    from plugin import config, vault
-    from plugin.shops import ShopError, shop_json
+    from plugin.app import config, vault
+    from plugin.shops.connect import ShopError, shop_json
 
     app, session = _session()
     with session as s:
@@ -157,7 +158,7 @@ def _connect(add, **kwargs) -> None:
 
 def _warn_if_refused(app, session, shop) -> None:
     """One cheap read against the store; the shop stays added either way, the merchant learns why it fails."""
-    from plugin.connection import credentials_problem, quick_retry
+    from plugin.shops.connection import credentials_problem, quick_retry
 
     problem = credentials_problem(app, session, shop, quick_retry(app))
     if problem is not None:
@@ -175,7 +176,7 @@ def _warn_if_refused(app, session, shop) -> None:
 @click.option("--owner-email", default=None, help="where sign-in links for the settings page are sent")
 def add_shopify(**kwargs):
     """Connect a Shopify store with a custom-app token."""
-    from plugin.shops import add_shopify
+    from plugin.shops.connect import add_shopify
 
     _connect(add_shopify, **kwargs)
 
@@ -191,7 +192,7 @@ def add_shopify(**kwargs):
 @click.option("--owner-email", default=None, help="where sign-in links for the settings page are sent")
 def add_woocommerce(**kwargs):
     """Connect a WooCommerce store with REST keys."""
-    from plugin.shops import add_woocommerce
+    from plugin.shops.connect import add_woocommerce
 
     _connect(add_woocommerce, **kwargs)
 
@@ -202,10 +203,10 @@ def shops_subscribe(shop_id):
     """Subscribe the shop's order webhooks to this Redress (REDRESS_PUBLIC_URL)."""
     import connectors
     from connectors.http import PlatformError
-    from plugin import config, vault
-    from plugin.models import Shop
-    from plugin.shops import shop_json
-    from plugin.tokens import current_access
+    from plugin.app import config, vault
+    from plugin.shops.connect import shop_json
+    from plugin.shops.tokens import current_access
+    from plugin.storage.models import Shop
 
     app, session = _session()
     with session as s:
@@ -232,8 +233,8 @@ def shops_check(shop_id, as_json):
     Exit 1 when something does not work."""
     from datetime import UTC, datetime
 
-    from plugin.connection import check, describe
-    from plugin.models import Shop
+    from plugin.shops.connection import check, describe
+    from plugin.storage.models import Shop
 
     app, session = _session()
     with session as s:
@@ -260,8 +261,8 @@ def shops_check(shop_id, as_json):
 @click.argument("shop_id", type=int, metavar="ID")
 def shops_login_link(shop_id):
     """Print a one-time link (valid one hour) that signs the merchant in to the shop's settings page."""
-    from plugin import auth
-    from plugin.models import Shop
+    from plugin.storage.models import Shop
+    from plugin.web import auth
 
     app, session = _session()
     with session as s:
@@ -275,9 +276,9 @@ def shops_login_link(shop_id):
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def shops_list(as_json):
     """The connected shops."""
-    from plugin import config
-    from plugin.models import Shop
-    from plugin.shops import shop_json
+    from plugin.app import config
+    from plugin.shops.connect import shop_json
+    from plugin.storage.models import Shop
 
     app, session = _session()
     with session as s:
@@ -301,7 +302,7 @@ def incidents():
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def incidents_list(shop_id, status, as_json):
     """Incidents, oldest first."""
-    from plugin.incident_json import list_incidents
+    from plugin.incidents.presentation import list_incidents
 
     _app_, session = _session()
     with session as s:
@@ -334,10 +335,10 @@ def compensations():
 
 
 def _decide(comp_id: int, decision) -> None:
-    from plugin import redis_conn
-    from plugin.ledger import LedgerError
-    from plugin.models import Compensation
-    from plugin.queue import enqueue_compensation
+    from plugin.app import redis_conn
+    from plugin.compensation.ledger import LedgerError
+    from plugin.storage.models import Compensation
+    from plugin.storage.queue import enqueue_compensation
 
     app, session = _session()
     with session as s:
@@ -358,7 +359,7 @@ def _decide(comp_id: int, decision) -> None:
 @click.argument("comp_id", type=int, metavar="ID")
 def compensations_approve(comp_id):
     """Approve a compensation waiting for approval: it is issued next."""
-    from plugin.ledger import approve
+    from plugin.compensation.ledger import approve
 
     _decide(comp_id, approve)
 
@@ -367,7 +368,7 @@ def compensations_approve(comp_id):
 @click.argument("comp_id", type=int, metavar="ID")
 def compensations_cancel(comp_id):
     """Cancel a planned or waiting compensation."""
-    from plugin.ledger import cancel
+    from plugin.compensation.ledger import cancel
 
     _decide(comp_id, cancel)
 
@@ -380,8 +381,8 @@ def keys():
 @keys.command("rotate")
 def keys_rotate():
     """Re-encrypt stored secrets under a new key."""
-    from plugin import config
-    from plugin.keyring import rotate
+    from plugin.app import config
+    from plugin.shops.keyring import rotate
 
     app, session = _session()
     with session as s:
@@ -412,8 +413,8 @@ def inbox_purge():
     """Delete processed deliveries older than REDRESS_INBOX_RETENTION_DAYS now (the sweep does it hourly)."""
     from datetime import UTC, datetime, timedelta
 
-    from plugin import config, db
-    from plugin.inbox import purge
+    from plugin.app import config, db
+    from plugin.intake.inbox import purge
 
     app = _app()
     days = config(app).inbox_retention_days

@@ -89,7 +89,7 @@ class Config:
         if keys:
             cfg.encryption_keys = [k.strip() for k in keys.split(",") if k.strip()]
         else:
-            from plugin.crypto import generate_key
+            from plugin.storage.crypto import generate_key
 
             cfg.encryption_keys = _secret_from_file(inst / "encryption_keys", generate_key).split(",")
         cfg.public_url = (env.get("REDRESS_PUBLIC_URL") or cfg.public_url).rstrip("/")

@@ -34,8 +34,8 @@ def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = Non
     from rq.worker import DequeueStrategy
 
     from jobs import use_app
-    from plugin import redis_conn
-    from plugin.queue import QUEUES, queue
+    from plugin.app import redis_conn
+    from plugin.storage.queue import QUEUES, queue
 
     use_app(app)
     conn = redis_conn(app)
@@ -50,8 +50,8 @@ def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = Non
 
 
 def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
-    from plugin import redis_conn
-    from plugin.queue import queue
+    from plugin.app import redis_conn
+    from plugin.storage.queue import queue
 
     conn = redis_conn(app)
     while True:
@@ -86,8 +86,8 @@ def run_all(app: Flask, host: str, port: int) -> int:
     the children are stopped here, in order, each with its whole group (granian's own workers included), and
     the embedded Redis last.
     """
-    from plugin import config, redis_conn
-    from plugin.queue import shutdown_embedded
+    from plugin.app import config, redis_conn
+    from plugin.storage.queue import shutdown_embedded
 
     cfg = config(app)
     env = dict(os.environ)

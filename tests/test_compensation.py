@@ -11,10 +11,10 @@ from sqlalchemy import select
 import connectors
 from jobs import compensate, sweep, use_app
 from jobs.compensate import request_for
-from plugin import config, db, vault
-from plugin.ledger import approve, cancel
-from plugin.models import Compensation, Order
-from plugin.reconcile import shop_access
+from plugin.app import config, db, vault
+from plugin.compensation.ledger import approve, cancel
+from plugin.intake.reconcile import shop_access
+from plugin.storage.models import Compensation, Order
 from tests.support.fake_shopify import FakeShopify
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, post_wc, shopify_order, wc_order

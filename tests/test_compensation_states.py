@@ -16,10 +16,10 @@ from sqlalchemy import update
 
 from connectors.http import PlatformError
 from jobs import compensate, use_app
-from plugin import config, create_app, db, redis_conn
-from plugin.ledger import LedgerError, approve, cancel, plan_for_incident, stuck
-from plugin.models import Compensation
-from plugin.queue import enqueue_compensation, queue
+from plugin.app import config, create_app, db, redis_conn
+from plugin.compensation.ledger import LedgerError, approve, cancel, plan_for_incident, stuck
+from plugin.storage.models import Compensation
+from plugin.storage.queue import enqueue_compensation, queue
 from tests.conftest import make_config
 from tests.support.fake_shopify import FakeShopify
 from tests.support.ledger import late_order, ledger, set_policy, shop_rule

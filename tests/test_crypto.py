@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plugin.crypto import Vault, generate_key
+from plugin.storage.crypto import Vault, generate_key
 
 
 @given(st.text(min_size=1, max_size=200))

@@ -8,8 +8,8 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from plugin import db
-from plugin.models import Shop
+from plugin.app import db
+from plugin.storage.models import Shop
 from tests.support.work import run_worker
 
 SECRET = "app-secret-for-tests"

@@ -15,9 +15,9 @@ import connectors
 from connectors.http import PlatformError, Retry
 from jobs import compensate, use_app
 from jobs.compensate import request_for
-from plugin import config, db, vault
-from plugin.models import Compensation, Incident, Order, Shop
-from plugin.reconcile import shop_access
+from plugin.app import config, db, vault
+from plugin.intake.reconcile import shop_access
+from plugin.storage.models import Compensation, Incident, Order, Shop
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.platforms import connect_woocommerce, wc_order
 

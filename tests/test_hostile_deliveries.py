@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from plugin import db
-from plugin.models import WebhookDelivery
+from plugin.app import db
+from plugin.storage.models import WebhookDelivery
 from tests.support.hostile import budget, hostile_values, keyed_objects, paths, sample, spoiled
 from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, post_wc, shopify_order
 from tests.support.work import deliveries, incidents, run_worker
@@ -103,7 +103,7 @@ def _shops(app) -> int:
     """Both shops, connected once for all the examples (they share the app fixture); the WooCommerce id."""
     from sqlalchemy import select
 
-    from plugin.models import Shop
+    from plugin.storage.models import Shop
 
     with db(app).session() as s:
         woo = s.execute(select(Shop.id).where(Shop.platform == "woocommerce")).scalar()

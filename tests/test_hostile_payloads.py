@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from connectors import shopify, shopify_admin, woocommerce
 from connectors.base import PayloadError
-from plugin.facts import OrderFacts
-from plugin.incidents import assess
-from plugin.orders import merge
-from plugin.timing import TimingPolicy
+from plugin.incidents.detect import assess
+from plugin.orders.facts import OrderFacts
+from plugin.orders.merge import merge
+from plugin.orders.timing import TimingPolicy
 from tests.support.hostile import budget, keyed_objects, paths, sample, spoiled
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

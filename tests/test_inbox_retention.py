@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from jobs import sweep, use_app
-from plugin import db, inbox, redis_conn
+from plugin.app import db, redis_conn
 from plugin.config import Config, ConfigError
-from plugin.db import make_engine
-from plugin.models import WebhookDelivery
+from plugin.intake import inbox
+from plugin.storage.db import make_engine
+from plugin.storage.models import WebhookDelivery
 from tests.support.platforms import connect_shopify
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from plugin import create_app, db, vault
-from plugin.models import Shop
+from plugin.app import create_app, db, vault
+from plugin.storage.models import Shop
 from tests.conftest import make_config
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.work import run_worker

@@ -10,7 +10,7 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 
-from plugin import config
+from plugin.app import config
 from tests.support.pg import _free_port
 from tests.support.platforms import connect_woocommerce
 
@@ -41,8 +41,8 @@ def csrf_of(page: str) -> str:
 def test_a_merchant_gets_a_link_by_email_that_signs_in_once(app, client, smtp):
     inbox, url = smtp
     config(app).smtp_url = url
-    from plugin import db
-    from plugin.models import Shop
+    from plugin.app import db
+    from plugin.storage.models import Shop
 
     shop_id, _ = connect_woocommerce(app)
     with db(app).session() as s:
@@ -80,8 +80,8 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(app, client, smtp):
 
 
 def _owner(app, email="owner@shop.example") -> int:
-    from plugin import db
-    from plugin.models import Shop
+    from plugin.app import db
+    from plugin.storage.models import Shop
 
     shop_id, _ = connect_woocommerce(app)
     with db(app).session() as s:
@@ -112,7 +112,7 @@ def test_without_smtp_the_link_is_written_to_the_outbox_and_no_email_is_promised
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_used_link_says_it_was_used_and_offers_a_new_one(app, client):
-    from plugin import auth
+    from plugin.web import auth
 
     shop_id = _owner(app)
     with app.test_request_context():

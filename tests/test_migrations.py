@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from plugin import migrate
-from plugin.models import Base
+from plugin.storage import migrate
+from plugin.storage.models import Base
 
 
 def test_migrations_match_the_models_and_go_down_and_up_again(database_url):

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from plugin import db
-from plugin.models import DataExport, Incident, Order, Shop, WebhookDelivery
+from plugin.app import db
+from plugin.storage.models import DataExport, Incident, Order, Shop, WebhookDelivery
 from tests.support.platforms import SHOP_DOMAIN, connect_shopify, post_shopify, shopify_order, shopify_sample
 from tests.support.work import count, deliveries, incidents, run_worker
 
@@ -164,7 +164,7 @@ def _loads_per_query(app):
 def _fill_inbox(app, shop_id: int) -> None:
     from datetime import UTC, datetime
 
-    from plugin.inbox import store
+    from plugin.intake.inbox import store
 
     for i in range(240):
         mine = i % 20 == 0
@@ -175,8 +175,8 @@ def _fill_inbox(app, shop_id: int) -> None:
 
 
 def test_an_erasure_reads_only_that_customers_deliveries_a_page_at_a_time(app, monkeypatch):
-    from plugin import privacy
-    from plugin.facts import ShopEvent
+    from plugin.orders.facts import ShopEvent
+    from plugin.shops import privacy
 
     shop_id, _ = connect_shopify(app)
     _fill_inbox(app, shop_id)  # 12 of Jon's among 240
@@ -197,8 +197,8 @@ def test_an_erasure_reads_only_that_customers_deliveries_a_page_at_a_time(app, m
 def test_a_data_export_reads_only_that_customers_deliveries_a_page_at_a_time(app, monkeypatch):
     from datetime import UTC, datetime
 
-    from plugin import privacy
-    from plugin.facts import ShopEvent
+    from plugin.orders.facts import ShopEvent
+    from plugin.shops import privacy
 
     shop_id, _ = connect_shopify(app)
     _fill_inbox(app, shop_id)
@@ -222,7 +222,7 @@ def test_a_data_export_reads_only_that_customers_deliveries_a_page_at_a_time(app
     "note": st.sampled_from(["order 1001 please", "jon@example.com", ""]),
 }) | st.sampled_from([[1001], "jon@example.com", {"legacyResourceId": "1001"}]), max_size=10))
 def test_the_deliveries_found_for_a_customer_are_exactly_those_a_full_scan_finds(app, bodies):
-    from plugin import privacy
+    from plugin.shops import privacy
 
     with db(app).session() as s:
         shop_id = s.execute(select(Shop.id)).scalar()

@@ -6,9 +6,9 @@ import threading
 
 from rq.job import Job
 
-from plugin import redis_conn
+from plugin.app import redis_conn
 from plugin.processes import worker
-from plugin.queue import queue
+from plugin.storage.queue import queue
 from tests.support.platforms import connect_shopify, post_shopify, shopify_order
 
 STREAM_LIMIT = 400  # deliveries; far more than a fair worker needs before it turns to the other queues

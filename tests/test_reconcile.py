@@ -14,10 +14,10 @@ from sqlalchemy import delete, select
 from connectors.http import Retry
 from connectors.shopify_admin import ORDERS_QUERY
 from jobs import reconcile, use_app
-from plugin import config, db, vault
-from plugin.facts import iso
-from plugin.models import Shop, WebhookDelivery
-from plugin.shops import add_shopify, add_woocommerce
+from plugin.app import config, db, vault
+from plugin.orders.facts import iso
+from plugin.shops.connect import add_shopify, add_woocommerce
+from plugin.storage.models import Shop, WebhookDelivery
 from tests.support.fake_shopify import FakeShopify, admin_schema, fulfillment_node, order_node
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.platforms import wc_order

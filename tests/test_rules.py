@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugin.incidents import KINDS, RESPONSIBILITIES
-from plugin.policy import default_policy
-from plugin.rules import ACTIONS, IncidentContext, PolicyError, parse_policy, plan, policy_json
+from plugin.compensation.policy import default_policy
+from plugin.compensation.rules import ACTIONS, IncidentContext, PolicyError, parse_policy, plan, policy_json
+from plugin.incidents.detect import KINDS, RESPONSIBILITIES
 
 D = Decimal
 

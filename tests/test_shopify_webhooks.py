@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from plugin.models import Incident, Order, WebhookDelivery
+from plugin.storage.models import Incident, Order, WebhookDelivery
 from tests.conftest import APP_SECRET
 from tests.support.platforms import (
     SHOP_DOMAIN,

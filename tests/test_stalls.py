@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugin.calendars import Calendar
-from plugin.facts import OrderFacts, Shipment, TrackingEvent
-from plugin.incidents import assess
-from plugin.timing import TimingPolicy, TransitOverride
+from plugin.incidents.detect import assess
+from plugin.orders.calendars import Calendar
+from plugin.orders.facts import OrderFacts, Shipment, TrackingEvent
+from plugin.orders.timing import TimingPolicy, TransitOverride
 
 MADRID = ZoneInfo("Europe/Madrid")
 TIMING = TimingPolicy(calendar=Calendar(tz=MADRID))

@@ -12,9 +12,9 @@ import pytest
 
 import connectors
 from connectors.shopify_admin import WEBHOOK_TOPICS
-from plugin import config, db, vault
-from plugin.models import Shop
-from plugin.reconcile import shop_access
+from plugin.app import config, db, vault
+from plugin.intake.reconcile import shop_access
+from plugin.storage.models import Shop
 from tests.support.fake_shopify import FakeShopify
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.platforms import connect_shopify, connect_woocommerce

@@ -98,7 +98,7 @@ def test_a_failed_delivery_attempt_scanned_by_the_carrier_is_the_customers(app, 
 
 
 def test_a_late_delivery_moves_from_the_shops_verdict_to_the_carriers_and_says_why(app, client):
-    from plugin.calendars import Calendar
+    from plugin.orders.calendars import Calendar
 
     connect_shopify(app)
     cal = Calendar()  # the shop's default calendar: UTC, Monday to Friday, 09:00-18:00

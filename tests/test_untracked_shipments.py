@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from jobs import sweep, use_app
-from plugin import db
-from plugin.ledger import plan_for_incident
-from plugin.models import Compensation, Incident, Order, Shop
+from plugin.app import db
+from plugin.compensation.ledger import plan_for_incident
+from plugin.storage.models import Compensation, Incident, Order, Shop
 from tests.support.platforms import (
     connect_shopify,
     connect_woocommerce,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from plugin.models import WebhookDelivery
+from plugin.storage.models import WebhookDelivery
 from tests.support.platforms import FIXTURES, connect_woocommerce, post_wc, wc_order
 from tests.support.work import count, deliveries, incidents, order, run_worker
 

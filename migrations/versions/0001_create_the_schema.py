@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import plugin.models
+import plugin.storage.models
 
 
 revision = '0001'
@@ -28,8 +28,8 @@ def upgrade() -> None:
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('policy', sa.JSON(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', plugin.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_synced_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_synced_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shops')),
     sa.UniqueConstraint('api_token_hash', name=op.f('uq_shops_api_token_hash')),
     sa.UniqueConstraint('platform', 'domain', name=op.f('uq_shops_platform_domain'))
@@ -46,17 +46,17 @@ def upgrade() -> None:
     sa.Column('financial_status', sa.String(length=40), nullable=True),
     sa.Column('fulfillment_status', sa.String(length=40), nullable=True),
     sa.Column('platform_status', sa.String(length=60), nullable=True),
-    sa.Column('cancelled_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('paid_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('shipped_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paid_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('shipped_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('carrier', sa.String(length=100), nullable=True),
-    sa.Column('estimated_delivery_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('source_updated_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('estimated_delivery_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('source_updated_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('facts', sa.JSON(), nullable=False),
-    sa.Column('next_check_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', plugin.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_check_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_orders_shop_id_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
     sa.UniqueConstraint('shop_id', 'platform_order_id', name=op.f('uq_orders_shop_id_platform_order_id'))
@@ -71,8 +71,8 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=100), nullable=False),
     sa.Column('delivery_key', sa.String(length=128), nullable=False),
     sa.Column('body', sa.LargeBinary(), nullable=False),
-    sa.Column('received_at', plugin.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('processed_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_webhook_deliveries_shop_id_shops'), ondelete='CASCADE'),
@@ -90,8 +90,8 @@ def upgrade() -> None:
     sa.Column('responsibility', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
-    sa.Column('opened_at', plugin.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opened_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('crisis_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_incidents_order_id_orders'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_incidents_shop_id_shops'), ondelete='CASCADE'),
@@ -113,8 +113,8 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=100), nullable=False),
     sa.Column('platform_ref', sa.String(length=255), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', plugin.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', plugin.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_compensations_incident_id_incidents'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_compensations')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_compensations_idempotency_key'))
@@ -129,7 +129,7 @@ def upgrade() -> None:
     sa.Column('purpose', sa.String(length=40), nullable=False),
     sa.Column('template', sa.String(length=100), nullable=False),
     sa.Column('locale', sa.String(length=10), nullable=False),
-    sa.Column('sent_at', plugin.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_messages_incident_id_incidents'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages')),
     sa.UniqueConstraint('incident_id', 'channel', 'purpose', name=op.f('uq_messages_incident_id_channel_purpose'))

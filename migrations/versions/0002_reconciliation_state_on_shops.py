@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import plugin.models
+import plugin.storage.models
 
 
 revision = '0002'

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import plugin.models
+import plugin.storage.models
 
 
 revision = '0003'
@@ -25,7 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
 
     with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('late_since', plugin.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('late_since', plugin.storage.models.UTCDateTime(timezone=True), nullable=True))
 
 
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import plugin.models
+import plugin.storage.models
 
 
 revision = '0004'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('shop_id', sa.Integer(), nullable=False),
     sa.Column('request_ref', sa.String(length=100), nullable=True),
     sa.Column('customer_email', sa.String(length=320), nullable=True),
-    sa.Column('created_at', plugin.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_data_exports_shop_id_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_data_exports'))

@@ -6,7 +6,7 @@ Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
-import plugin.models
+import plugin.storage.models
 
 
 revision = '0006'
@@ -17,7 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('compensations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('expires_at', plugin.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('expires_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

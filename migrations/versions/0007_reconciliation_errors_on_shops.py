@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 """
 from alembic import op
 import sqlalchemy as sa
-import plugin.models
+import plugin.storage.models
 
 
 revision = '0007'
@@ -18,7 +18,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('shops', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sync_error', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('sync_error_at', plugin.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('sync_error_at', plugin.storage.models.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from plugin import db
-from plugin.ledger import plan_for_incident
-from plugin.models import Compensation, Incident, Order, Shop
+from plugin.app import db
+from plugin.compensation.ledger import plan_for_incident
+from plugin.storage.models import Compensation, Incident, Order, Shop
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 _ids = itertools.count(70000)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from plugin import config, db, vault
-from plugin.shops import add_shopify, add_woocommerce
+from plugin.app import config, db, vault
+from plugin.shops.connect import add_shopify, add_woocommerce
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SHOP_DOMAIN = "snowdevil.myshopify.com"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from plugin import db
-from plugin.incident_json import list_incidents
-from plugin.models import Order, WebhookDelivery
+from plugin.app import db
+from plugin.incidents.presentation import list_incidents
 from plugin.processes import worker
+from plugin.storage.models import Order, WebhookDelivery
 
 
 def run_worker(app) -> None:

@@ -1,0 +1,258 @@
+"""The compensation ledger: plan compensations for incidents, and move each through its states.
+
+    planned → (awaiting_approval →) issuing → issued | failed        planned/awaiting_approval → cancelled
+
+A compensation row, with its unique idempotency key, is committed before any platform call. The key
+names the incident and the action, so planning the same incident again never adds a second refund or
+coupon; the platform call carries the key (and a coupon's code is derived from it), so a retry after a
+crash finds what the first try did instead of doing it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from plugin.compensation.policy import default_policy
+from plugin.compensation.rules import IncidentContext, Policy, PolicyError, first_match, parse_policy, plan
+from plugin.incidents.detect import family
+from plugin.orders.facts import iso
+from plugin.orders.money import fmt
+from plugin.storage.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop
+
+log = logging.getLogger(__name__)
+SPENT_STATES = ("planned", "awaiting_approval", "issuing", "issued")
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U: easy to read aloud and type
+
+
+class LedgerError(ValueError):
+    """An operation the compensation's state does not allow; the message says why."""
+
+
+def coupon_code(key: str) -> str:
+    """A short, readable code derived from the idempotency key, e.g. SORRY-7KQ2-MX."""
+    n = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    chars = []
+    for _ in range(6):
+        n, r = divmod(n, len(CODE_ALPHABET))
+        chars.append(CODE_ALPHABET[r])
+    return f"SORRY-{''.join(chars[:4])}-{''.join(chars[4:])}"
+
+
+_parsed: dict[str, Policy] = {}
+
+
+def _policy(shop: Shop) -> Policy:
+    """The shop's parsed policy; parsed once per distinct policy (a batch plans many incidents of one shop)."""
+    raw = shop.policy or default_policy()
+    key = json.dumps({"rules": raw.get("rules"), "caps": raw.get("caps")}, sort_keys=True, default=str)
+    if key in _parsed:
+        return _parsed[key]
+    try:
+        policy = parse_policy(raw)
+    except PolicyError:
+        log.warning("shop %s has an invalid compensation policy; using the default", shop.id, exc_info=True)
+        policy = parse_policy(default_policy())
+    if len(_parsed) > 1000:
+        _parsed.clear()
+    _parsed[key] = policy
+    return policy
+
+
+def _counts_orders(policy: Policy) -> bool:
+    return any(r.enabled and (r.when.min_customer_orders is not None or r.when.max_customer_orders is not None)
+               for r in policy.rules)
+
+
+def context(session: Session, incident: Incident, order: Order, now: datetime,
+            count_orders: bool = True) -> IncidentContext:
+    facts = order.facts or {}
+    since = incident.late_since or incident.opened_at
+    customer_orders = 1
+    if count_orders and order.customer_email:
+        customer_orders = session.execute(
+            select(func.count()).select_from(Order).where(Order.shop_id == order.shop_id,
+                                                           Order.customer_email == order.customer_email)
+        ).scalar_one()
+    return IncidentContext(
+        kind=incident.kind, responsibility=incident.responsibility,
+        delay_days=Decimal(max((now - since).total_seconds(), 0) / 86400).quantize(Decimal("0.01")),
+        total=order.total or Decimal(0), shipping=order.shipping or Decimal(0), currency=order.currency or "USD",
+        customer_orders=customer_orders, country=facts.get("country"), carrier=order.carrier,
+        tags=frozenset(facts.get("tags") or []),
+    )
+
+
+def _given(order: Order) -> Decimal:
+    """What the order's incidents already got (the pipeline loads incidents with their compensations)."""
+    return sum((c.value or Decimal(0) for i in order.incidents for c in i.compensations if c.state in SPENT_STATES),
+               Decimal(0))
+
+
+def idempotency_key(shop: Shop, order: Order, incident: Incident, action: str) -> str:
+    """Names the incident without its database id (no flush needed): order, episode and when it opened."""
+    opened = f"{incident.opened_at.timestamp():.6f}"
+    return f"rdr-{shop.id}-{order.platform_order_id}-{family(incident.kind)}-{opened}-{action}"
+
+
+def _spent_this_month(session: Session, shop_id: int, now: datetime) -> Decimal:
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return session.execute(
+        select(func.coalesce(func.sum(Compensation.value), 0)).join(Incident)
+        .where(Incident.shop_id == shop_id, Compensation.state.in_(SPENT_STATES),
+               Compensation.created_at >= month_start)
+    ).scalar_one()
+
+
+def plan_for_incident(session: Session, incident: Incident, order: Order, shop: Shop,
+                      now: datetime) -> list[Compensation]:
+    """Add the compensations the shop's rules call for that this incident does not have yet."""
+    if incident.status not in OPEN_INCIDENT_STATUSES and incident.status != "resolved":
+        return []
+    policy = _policy(shop)
+    ctx = context(session, incident, order, now, count_orders=_counts_orders(policy))
+    if first_match(policy, ctx) is None:
+        return []  # most incidents (payment, customer) end here, without a query
+    spent = _spent_this_month(session, shop.id, now) if policy.monthly_amount is not None else 0
+    # One of each action per incident, whatever happens later; what it has counts once, as already given.
+    have = frozenset(c.action for c in incident.compensations)
+    planned = plan(policy, ctx, already_given=_given(order), spent_this_month=Decimal(spent), have=have)
+    new = []
+    for p in planned:
+        key = idempotency_key(shop, order, incident, p.action)
+        comp = Compensation(
+            action=p.action, amount=p.amount, percent=p.percent, currency=ctx.currency, value=p.value,
+            valid_days=p.valid_days, rule=p.rule, notes=list(p.notes), idempotency_key=key,
+            state="awaiting_approval" if p.needs_approval else "planned",
+            code=coupon_code(key) if p.action.startswith("coupon") else None, created_at=now, updated_at=now,
+        )
+        incident.compensations.append(comp)
+        new.append(comp)
+    if new:
+        settle_incident(incident)
+    return new
+
+
+def settle_incident(incident: Incident) -> None:
+    """An open incident's status follows its compensations; resolved and dismissed ones keep theirs."""
+    if incident.status not in OPEN_INCIDENT_STATUSES:
+        return
+    states = {c.state for c in incident.compensations}
+    if "awaiting_approval" in states:
+        incident.status = "awaiting_approval"
+    elif states & {"planned", "issuing"}:
+        incident.status = "compensating"
+    else:
+        incident.status = "open"
+
+
+# -- state changes: each is a compare-and-set on the row, so two deciders (a merchant, a job) never overwrite
+#    each other: the one that finds the state it expects wins, the other is told what happened.
+
+WITHDRAWABLE = ("planned", "awaiting_approval")
+
+
+def _swap(session: Session, comp: Compensation, expected: tuple[str, ...], **values) -> bool:
+    """Change the row only if its state is still one of `expected`; the loaded object follows."""
+    done = session.execute(
+        update(Compensation).where(Compensation.id == comp.id, Compensation.state.in_(expected)).values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if done:
+        for name, value in values.items():
+            set_committed_value(comp, name, value)
+    else:
+        session.refresh(comp, ["state"])
+    return done
+
+
+def approve(session: Session, comp: Compensation, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    if not _swap(session, comp, ("awaiting_approval",), state="planned", updated_at=now,
+                 notes=[*comp.notes, f"approved {now:%Y-%m-%d %H:%M} UTC"]):
+        raise LedgerError(f"compensation {comp.id} is {comp.state}, not awaiting approval")
+    settle_incident(comp.incident)
+
+
+def cancel(session: Session, comp: Compensation, now: datetime | None = None) -> None:
+    if not _swap(session, comp, WITHDRAWABLE, state="cancelled", updated_at=now or datetime.now(UTC)):
+        if comp.state == "issuing":
+            raise LedgerError(f"compensation {comp.id} is being issued: the store may already have made it, so "
+                              "it can no longer be cancelled (only planned or waiting ones can be cancelled)")
+        raise LedgerError(f"compensation {comp.id} is {comp.state}: only planned or waiting ones can be cancelled")
+    settle_incident(comp.incident)
+
+
+def withdraw(session: Session, comp: Compensation, now: datetime) -> bool:
+    """Cancel a compensation nobody has started to issue (the order is gone); one being issued finishes."""
+    if comp.state not in WITHDRAWABLE:
+        return False
+    if comp.id is None:  # planned in this very transaction: no job can have seen it
+        comp.state = "cancelled"
+        return True
+    return _swap(session, comp, WITHDRAWABLE, state="cancelled", updated_at=now)
+
+
+def start_issuing(session: Session, comp: Compensation, now: datetime) -> bool:
+    """planned (or a resumed issuing) → issuing, counting the attempt. A coupon's validity starts at its
+    first issue, so one that waited for approval is never born expired."""
+    expires = comp.expires_at
+    if expires is None and comp.action.startswith("coupon"):
+        expires = now.replace(microsecond=0) + timedelta(days=comp.valid_days or 90)
+    return _swap(session, comp, (comp.state,) if comp.state in ("planned", "issuing") else (),
+                 state="issuing", attempts=comp.attempts + 1, updated_at=now, expires_at=expires)
+
+
+def mark_issued(session: Session, comp: Compensation, ref: str, now: datetime) -> None:
+    # Nothing moves a compensation out of `issuing` but its own (locked) job, so this always applies.
+    _swap(session, comp, ("issuing",), state="issued", platform_ref=ref, error=None, updated_at=now)
+    settle_incident(comp.incident)
+
+
+def mark_failed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:
+    """The store said no: the compensation failed, and the incident says so in its evidence."""
+    _swap(session, comp, ("issuing",), state="failed", error=reason, updated_at=now)
+    what = f"{comp.action.replace('_', ' ')} of {describe_value(comp)}"
+    comp.incident.evidence = [*comp.incident.evidence, {
+        "at": iso(now), "source": "compensation", "fact": f"the {what} failed: {reason}; it needs the merchant"}]
+    settle_incident(comp.incident)
+
+
+def mark_unconfirmed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:
+    """A transient problem: the compensation stays `issuing` (and counts against the caps) until the store
+    confirms it exists or says no; the next run asks the store for its key before acting again."""
+    _swap(session, comp, ("issuing",), error=reason, updated_at=now)
+
+
+def describe_value(comp: Compensation) -> str:
+    if comp.action == "coupon_percent" and comp.percent is not None:
+        return f"{comp.percent.normalize():f} %"
+    return f"{fmt(comp.amount if comp.amount is not None else comp.value, comp.currency)} {comp.currency}"
+
+
+RESUME_AFTER = timedelta(minutes=10)
+RESUME_AT_MOST_EVERY = timedelta(hours=6)
+QUEUE_RETRIES = 8  # job runs before the sweep takes over (queue back-off, see plugin.storage.queue)
+
+
+def stuck(session: Session, now: datetime, older_than: timedelta = RESUME_AFTER) -> list[int]:
+    """Compensations a lost or crashed job left behind, or whose outcome the store has not confirmed yet,
+    to enqueue again. The pause doubles with every run past the queue's own retries (up to 6 hours), so an
+    unreachable store is asked less and less often, but always again."""
+    rows = session.execute(
+        select(Compensation.id, Compensation.attempts, Compensation.updated_at)
+        .where(Compensation.state.in_(("planned", "issuing")), Compensation.updated_at < now - older_than)
+    ).all()
+    due = []
+    for cid, attempts, updated_at in rows:
+        pause = min(older_than * 2 ** min(max(attempts - QUEUE_RETRIES, 0), 6), RESUME_AT_MOST_EVERY)
+        if updated_at <= now - pause:
+            due.append(cid)
+    return due

@@ -1,0 +1,404 @@
+"""Compensation rules: conditions → actions, under caps and an approval threshold. Platform-free.
+
+Rules are checked in order and **the first rule whose conditions all hold decides** the compensation of
+an incident (a rule with no actions means "no compensation" and stops the search). Later rules are not
+consulted: a merchant reads the list top to bottom, like a price list, and the result never depends on
+how two rules would add up.
+
+Caps: what is paid automatically for one order never exceeds `per_order_percent_of_total` of its total
+(counting what was already given for it); an action above what is left is reduced to fit, or dropped when
+nothing is left. A coupon counts at its face value (percent × order total, or its amount). A rule marked
+`approval: always` is never reduced: every one of its actions waits for the merchant, who sees the cap in
+the note. Any action worth more than `approval_above`, or that would take the shop past its
+`monthly_amount` cap, waits for approval too. A rule marked `approval: never` skips the threshold, never
+the monthly cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
+
+from plugin.compensation.countries import country_code
+from plugin.incidents.detect import KINDS, RESPONSIBILITIES
+from plugin.orders.money import minor_units
+
+ACTIONS = ("refund_shipping", "refund_amount", "refund_percent", "coupon_percent", "coupon_amount")
+APPROVAL = ("threshold", "always", "never")
+LIST_CONDITIONS = ("kind", "responsibility", "country", "carrier", "tags")
+NUMBER_CONDITIONS = ("min_delay_days", "max_delay_days", "min_total", "max_total", "min_shipping",
+                     "min_customer_orders", "max_customer_orders")
+HUNDRED = Decimal(100)
+
+
+class PolicyError(ValueError):
+    """The rules cannot be saved as written; `problems` are sentences for the merchant."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Conditions:
+    kind: frozenset[str] | None = None
+    responsibility: frozenset[str] | None = None
+    country: frozenset[str] | None = None
+    carrier: frozenset[str] | None = None
+    tags: frozenset[str] | None = None  # any of them
+    min_delay_days: Decimal | None = None
+    max_delay_days: Decimal | None = None
+    min_total: Decimal | None = None
+    max_total: Decimal | None = None
+    min_shipping: Decimal | None = None
+    min_customer_orders: Decimal | None = None
+    max_customer_orders: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    action: str
+    amount: Decimal | None = None
+    percent: Decimal | None = None
+    valid_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: Conditions
+    then: tuple[Action, ...]
+    approval: str = "threshold"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: tuple[Rule, ...]
+    per_order_percent_of_total: Decimal = Decimal(30)
+    approval_above: Decimal | None = Decimal(50)
+    monthly_amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class IncidentContext:
+    """What the rules may look at; built from the incident and its order."""
+
+    kind: str
+    responsibility: str
+    delay_days: Decimal
+    total: Decimal
+    shipping: Decimal
+    currency: str
+    customer_orders: int = 1
+    country: str | None = None
+    carrier: str | None = None
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass
+class Planned:
+    action: str
+    rule: str
+    value: Decimal  # what it costs the shop, for caps and approval
+    amount: Decimal | None = None  # money refunded or a coupon's amount
+    percent: Decimal | None = None  # a coupon's or a refund's percentage
+    valid_days: int | None = None
+    needs_approval: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+# -- parsing and validation ---------------------------------------------------------------------------------
+
+def _number(value: Any, where: str, problems: list[str], *, low=Decimal(0), high=None, whole=False,
+            what="a number") -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, bool):
+            raise InvalidOperation
+        n = Decimal(str(value).strip().replace(",", "."))
+        if not n.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        problems.append(f"{where} must be {what}, not {value!r}")
+        return None
+    if whole and n != n.to_integral_value():
+        problems.append(f"{where} must be a whole number, not {value}")
+        return None
+    if n < low or (high is not None and n > high):
+        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        problems.append(f"{where} must be {what} {bound}, not {value}")
+        return None
+    return n
+
+
+def _choices(value: Any, where: str, allowed: tuple[str, ...] | None, problems: list[str]) -> frozenset[str] | None:
+    if value is None or value == [] or value == "":
+        return None
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        problems.append(f"{where} must be a list of words")
+        return None
+    values = [v.strip() for v in values]
+    if allowed is not None:
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            problems.append(f"{where}: {', '.join(map(repr, unknown))} is not one of {', '.join(allowed)}")
+            return None
+    return frozenset(values)
+
+
+def _countries(values: frozenset[str] | None, label: str, problems: list[str]) -> frozenset[str] | None:
+    """Orders carry ISO codes: a name is taken as its code, and anything that is no country is refused."""
+    if values is None:
+        return None
+    unknown = sorted(v for v in values if country_code(v) is None)
+    if unknown:
+        what = "is not a country" if len(unknown) == 1 else "are not countries"
+        problems.append(f"{label}: {', '.join(map(repr, unknown))} {what}; write countries as two-letter ISO "
+                        "codes, like ES for Spain or US for the United States")
+        return None
+    return frozenset(country_code(v) for v in values)
+
+
+def parse_policy(data: Any) -> Policy:
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise PolicyError(["the policy must be an object with rules and caps"])
+    caps = data.get("caps") or {}
+    if not isinstance(caps, dict):
+        problems.append("caps must be an object")
+        caps = {}
+    cap = _number(caps.get("per_order_percent_of_total", 30), "The per-order cap", problems, high=HUNDRED,
+                  what="a percentage")
+    above = _number(caps.get("approval_above"), "The approval threshold", problems, what="an amount")
+    monthly = _number(caps.get("monthly_amount"), "The monthly cap", problems, what="an amount")
+    raw_rules = data.get("rules")
+    if not isinstance(raw_rules, list):
+        problems.append("rules must be a list")
+        raw_rules = []
+    rules = []
+    for i, raw in enumerate(raw_rules, start=1):
+        rule = _parse_rule(raw, i, problems)
+        if rule is not None:
+            rules.append(rule)
+    if problems:
+        raise PolicyError(problems)
+    return Policy(rules=tuple(rules), per_order_percent_of_total=cap if cap is not None else Decimal(30),
+                  approval_above=above, monthly_amount=monthly)
+
+
+def _parse_rule(raw: Any, i: int, problems: list[str]) -> Rule | None:
+    if not isinstance(raw, dict):
+        problems.append(f"Rule {i} must be an object")
+        return None
+    name = raw.get("name")
+    label = f"Rule {i}" + (f" (“{name}”)" if isinstance(name, str) and name.strip() else "")
+    before = len(problems)
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f"{label} needs a name")
+    when = raw.get("when") or {}
+    if not isinstance(when, dict):
+        problems.append(f"{label}: its conditions must be an object")
+        when = {}
+    unknown = sorted(set(when) - set(LIST_CONDITIONS) - set(NUMBER_CONDITIONS))
+    if unknown:
+        problems.append(f"{label}: unknown condition {', '.join(map(repr, unknown))}")
+    allowed = {"kind": KINDS, "responsibility": RESPONSIBILITIES}
+    lists = {k: _choices(when.get(k), f"{label}: {k}", allowed.get(k), problems) for k in LIST_CONDITIONS}
+    lists["country"] = _countries(lists["country"], label, problems)
+    whole = {"min_customer_orders", "max_customer_orders"}
+    numbers = {k: _number(when.get(k), f"{label}: {k.replace('_', ' ')}", problems, whole=k in whole)
+               for k in NUMBER_CONDITIONS}
+    for low, high in (("min_delay_days", "max_delay_days"), ("min_total", "max_total"),
+                      ("min_customer_orders", "max_customer_orders")):
+        if numbers[low] is not None and numbers[high] is not None and numbers[low] > numbers[high]:
+            problems.append(f"{label}: {low.replace('_', ' ')} is above {high.replace('_', ' ')}")
+    then = raw.get("then") or []
+    if not isinstance(then, list):
+        problems.append(f"{label}: its actions must be a list")
+        then = []
+    parsed = [_parse_action(raw_action, f"{label}, action {j}", problems) for j, raw_action in enumerate(then, 1)]
+    actions = [a for a in parsed if a is not None]
+    kinds = [a.action for a in actions]
+    if len(set(kinds)) != len(kinds):
+        problems.append(f"{label}: the same action twice")
+    if sum(k.startswith("refund") for k in kinds) > 1:
+        problems.append(f"{label}: at most one refund per rule")
+    approval = raw.get("approval", "threshold")
+    if approval not in APPROVAL:
+        problems.append(f"{label}: approval must be one of {', '.join(APPROVAL)}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"{label}: enabled must be true or false")
+    if len(problems) > before:
+        return None
+    return Rule(name=name.strip(), when=Conditions(**lists, **numbers), then=tuple(actions), approval=approval,
+                enabled=enabled)
+
+
+def _parse_action(raw: Any, where: str, problems: list[str]) -> Action | None:
+    if not isinstance(raw, dict) or raw.get("action") not in ACTIONS:
+        got = raw.get("action") if isinstance(raw, dict) else raw
+        problems.append(f"{where}: {got!r} is not one of {', '.join(ACTIONS)}")
+        return None
+    kind = raw["action"]
+    extra = sorted(set(raw) - {"action", "amount", "percent", "valid_days"})
+    if extra:
+        problems.append(f"{where}: unknown setting {', '.join(map(repr, extra))}")
+    amount = percent = None
+    valid = None
+    if kind in ("refund_amount", "coupon_amount"):
+        amount = _number(raw.get("amount"), f"{where}: amount", problems, low=Decimal("0.01"), what="an amount")
+        if amount is None and raw.get("amount") in (None, ""):
+            problems.append(f"{where}: amount is missing")
+    if kind in ("refund_percent", "coupon_percent"):
+        percent = _number(raw.get("percent"), f"{where}: percent", problems, low=Decimal("0.01"), high=HUNDRED,
+                          what="a percentage")
+        if percent is None and raw.get("percent") in (None, ""):
+            problems.append(f"{where}: percent is missing")
+    if kind.startswith("coupon"):
+        days = _number(raw.get("valid_days", 90), f"{where}: valid days", problems, low=Decimal(1),
+                       high=Decimal(365), whole=True, what="a number of days")
+        valid = int(days) if days is not None else None
+    elif raw.get("valid_days") not in (None, ""):
+        problems.append(f"{where}: only coupons have valid days")
+    if (kind in ("refund_amount", "coupon_amount") and amount is None) or \
+            (kind in ("refund_percent", "coupon_percent") and percent is None) or \
+            (kind.startswith("coupon") and valid is None):
+        return None
+    return Action(action=kind, amount=amount, percent=percent, valid_days=valid)
+
+
+def policy_json(policy: Policy) -> dict[str, Any]:
+    """The stored form of a policy (the inverse of parse_policy)."""
+    def num(n):
+        return None if n is None else str(n)
+
+    rules = []
+    for r in policy.rules:
+        when = {}
+        for k in LIST_CONDITIONS:
+            v = getattr(r.when, k)
+            if v is not None:
+                when[k] = sorted(v)
+        for k in NUMBER_CONDITIONS:
+            v = getattr(r.when, k)
+            if v is not None:
+                when[k] = num(v)
+        then = []
+        for a in r.then:
+            d: dict[str, Any] = {"action": a.action}
+            if a.amount is not None:
+                d["amount"] = num(a.amount)
+            if a.percent is not None:
+                d["percent"] = num(a.percent)
+            if a.valid_days is not None:
+                d["valid_days"] = a.valid_days
+            then.append(d)
+        rules.append({"name": r.name, "enabled": r.enabled, "approval": r.approval, "when": when, "then": then})
+    return {"caps": {"per_order_percent_of_total": num(policy.per_order_percent_of_total),
+                     "approval_above": num(policy.approval_above), "monthly_amount": num(policy.monthly_amount)},
+            "rules": rules}
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------
+
+def matches(c: Conditions, ctx: IncidentContext) -> bool:
+    def within(value, low, high):
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    return (
+        (c.kind is None or ctx.kind in c.kind)
+        and (c.responsibility is None or ctx.responsibility in c.responsibility)
+        and (c.country is None or (ctx.country or "").upper() in {x.upper() for x in c.country})
+        and (c.carrier is None or (ctx.carrier or "").casefold() in {x.casefold() for x in c.carrier})
+        and (c.tags is None or bool({t.casefold() for t in ctx.tags} & {t.casefold() for t in c.tags}))
+        and within(ctx.delay_days, c.min_delay_days, c.max_delay_days)
+        and within(ctx.total, c.min_total, c.max_total)
+        and (c.min_shipping is None or ctx.shipping >= c.min_shipping)
+        and within(Decimal(ctx.customer_orders), c.min_customer_orders, c.max_customer_orders)
+    )
+
+
+def first_match(policy: Policy, ctx: IncidentContext) -> Rule | None:
+    return next((r for r in policy.rules if r.enabled and matches(r.when, ctx)), None)
+
+
+def _money(value: Decimal, currency: str) -> Decimal:
+    # Never give more than computed: round down to the currency's smallest unit.
+    return value.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_DOWN)
+
+
+def plan(policy: Policy, ctx: IncidentContext, already_given: Decimal = Decimal(0),
+         spent_this_month: Decimal = Decimal(0), have: frozenset[str] = frozenset()) -> list[Planned]:
+    """The compensations the first matching rule calls for, after caps and approval.
+
+    `have` names the actions the incident already has: they are counted once, in `already_given` and
+    `spent_this_month`, and are not priced again.
+    """
+    rule = first_match(policy, ctx)
+    if rule is None:
+        return []
+    cap = _money(ctx.total * policy.per_order_percent_of_total / HUNDRED, ctx.currency)
+    left = max(cap - already_given, Decimal(0))
+    out: list[Planned] = []
+    month = spent_this_month
+    for a in rule.then:
+        if a.action in have:
+            continue
+        p = _price(a, ctx, rule.name)
+        if p is None:
+            continue
+        if rule.approval == "always":
+            p.needs_approval = True
+            p.notes.append("this rule always waits for approval")
+            if p.value > left:
+                p.notes.append(f"above the per-order cap of {policy.per_order_percent_of_total}% ({cap})")
+        elif p.value > left:
+            if left <= 0:
+                continue  # the cap is used up: nothing more for this order automatically
+            _reduce(p, left, ctx)
+            if (p.amount is not None and p.amount <= 0) or (p.percent is not None and p.percent <= 0):
+                continue
+            p.notes.append(f"reduced to the per-order cap of {policy.per_order_percent_of_total}% ({cap})")
+        if rule.approval == "threshold" and policy.approval_above is not None and p.value > policy.approval_above:
+            p.needs_approval = True
+            p.notes.append(f"worth more than {policy.approval_above} {ctx.currency}")
+        if policy.monthly_amount is not None and month + p.value > policy.monthly_amount and not p.needs_approval:
+            p.needs_approval = True
+            p.notes.append(f"would pass the monthly cap of {policy.monthly_amount} {ctx.currency}")
+        left -= min(p.value, left)
+        month += p.value
+        out.append(p)
+    return out
+
+
+def _price(a: Action, ctx: IncidentContext, rule: str) -> Planned | None:
+    cur = ctx.currency
+    if a.action == "refund_shipping":
+        amount = _money(ctx.shipping, cur)
+        return Planned(a.action, rule, amount, amount=amount) if amount > 0 else None
+    if a.action == "refund_amount":
+        amount = _money(min(a.amount, ctx.total), cur)
+        return Planned(a.action, rule, amount, amount=amount) if amount > 0 else None
+    if a.action == "refund_percent":
+        amount = _money(ctx.total * a.percent / HUNDRED, cur)
+        return Planned(a.action, rule, amount, amount=amount, percent=a.percent) if amount > 0 else None
+    if a.action == "coupon_percent":
+        value = _money(ctx.total * a.percent / HUNDRED, cur)
+        return Planned(a.action, rule, value, percent=a.percent, valid_days=a.valid_days)
+    amount = _money(a.amount, cur)
+    return Planned(a.action, rule, amount, amount=amount, valid_days=a.valid_days) if amount > 0 else None
+
+
+def _reduce(p: Planned, left: Decimal, ctx: IncidentContext) -> None:
+    if p.action == "coupon_percent":
+        p.percent = (left * HUNDRED / ctx.total).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        p.value = _money(ctx.total * p.percent / HUNDRED, ctx.currency)
+    else:
+        p.amount = p.value = left
+        if p.action == "refund_percent":
+            p.percent = (left * HUNDRED / ctx.total).quantize(Decimal("0.01"), rounding=ROUND_DOWN)

@@ -1,0 +1,1 @@
+"""Detection and verdicts (pure), and the incident JSON."""

@@ -1,0 +1,67 @@
+"""The incident JSON of CONTRACT.md, shared by the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from plugin.orders.facts import iso
+from plugin.orders.money import fmt
+from plugin.storage.models import Compensation, Incident, Order
+
+STATUSES = ("open", "awaiting_approval", "compensating", "resolved", "dismissed")
+
+
+def incident_json(inc: Incident) -> dict[str, Any]:
+    o = inc.order
+    return {
+        "id": inc.id,
+        "shop_id": inc.shop_id,
+        "platform": o.shop.platform,
+        "order": {
+            "id": o.platform_order_id,
+            "number": o.number,
+            "customer_email": o.customer_email,
+            "total": fmt(o.total, o.currency),
+            "shipping": fmt(o.shipping, o.currency),
+            "currency": o.currency,
+        },
+        "kind": inc.kind,
+        "responsibility": inc.responsibility,
+        "status": inc.status,
+        "opened_at": iso(inc.opened_at),
+        "resolved_at": iso(inc.resolved_at) if inc.resolved_at else None,
+        "evidence": list(inc.evidence),
+        "compensations": [compensation_json(c) for c in inc.compensations],
+    }
+
+
+def compensation_json(c: Compensation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": c.id, "action": c.action, "amount": fmt(c.amount, c.currency), "currency": c.currency,
+        "state": c.state, "platform_ref": c.platform_ref,
+        # Why it is not issued yet, or why it failed: the store's own words.
+        "error": c.error, "attempts": c.attempts,
+    }
+    if c.percent is not None:
+        out["percent"] = format(c.percent.normalize(), "f")
+    if c.action.startswith("coupon"):
+        out["code"] = c.code
+        out["expires_at"] = iso(c.expires_at) if c.expires_at else None
+    return out
+
+
+def list_incidents(session: Session, shop_id: int | None = None, status: str | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    q = (select(Incident)
+         .options(selectinload(Incident.order).selectinload(Order.shop), selectinload(Incident.compensations))
+         .order_by(Incident.id))
+    if shop_id is not None:
+        q = q.where(Incident.shop_id == shop_id)
+    if status is not None:
+        q = q.where(Incident.status == status)
+    if limit is not None:
+        q = q.limit(limit)
+    return [incident_json(i) for i in session.execute(q).scalars()]

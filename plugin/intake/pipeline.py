@@ -1,0 +1,335 @@
+"""From inbox rows to order snapshots and incidents, a batch at a time.
+
+Each batch is one transaction: the deliveries are marked processed in the same commit that saves
+what they changed, so a crash either keeps all of it or none, and a re-run finds nothing left to do.
+Inside it each order has a savepoint, so one order that fails is rolled back alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, selectinload
+
+import connectors
+from connectors.base import PayloadError, json_object
+from plugin.compensation.ledger import plan_for_incident, withdraw
+from plugin.incidents.detect import Assessment, assess, family
+from plugin.orders.calendars import CalendarError
+from plugin.orders.facts import OrderFacts, ShopEvent
+from plugin.orders.merge import merge
+from plugin.orders.timing import TimingPolicy
+from plugin.shops import privacy
+from plugin.storage.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop, WebhookDelivery
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+ERROR_CHARS = 1000  # an error quotes the payload; a hostile one may be megabytes long
+
+
+@dataclass
+class BatchResult:
+    deliveries: int = 0
+    orders: int = 0
+    opened: int = 0
+    resolved: int = 0
+    failed: int = 0
+    compensations: list[Compensation] = field(default_factory=list)  # newly planned, to issue after commit
+    retry_later: list[int] = field(default_factory=list)  # failed deliveries a later drain tries again
+
+
+@dataclass
+class Applied:
+    opened: int = 0
+    resolved: int = 0
+    compensations: list[Compensation] = field(default_factory=list)
+
+
+Parsed = tuple[WebhookDelivery, list]
+
+
+def last_delivery_id(session: Session) -> int:
+    return session.execute(select(func.max(WebhookDelivery.id))).scalar() or 0
+
+
+def pending_deliveries(session: Session, limit: int, skip: Iterable[int] = (),
+                       upto: int | None = None) -> list[WebhookDelivery]:
+    q = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.processed_at.is_(None), WebhookDelivery.attempts < MAX_ATTEMPTS)
+        .order_by(WebhookDelivery.id)
+        .limit(limit)
+        # Several workers may drain at once: each takes rows the others have not locked.
+        .with_for_update(skip_locked=True)
+    )
+    if upto is not None:
+        q = q.where(WebhookDelivery.id <= upto)
+    skip = list(skip)
+    if skip:
+        q = q.where(WebhookDelivery.id.not_in(skip))
+    return list(session.execute(q).scalars())
+
+
+def process_batch(session: Session, deliveries: list[WebhookDelivery], now: datetime) -> BatchResult:
+    """Each order (with the deliveries about it) is saved in a SAVEPOINT of its own: one that raises is
+    rolled back alone and its deliveries carry the error, while the rest of the batch commits."""
+    result = BatchResult(deliveries=len(deliveries))
+    shops = _shops(session, {d.shop_id for d in deliveries if d.shop_id is not None})
+    parsed: list[Parsed] = []
+    events: list[tuple[WebhookDelivery, Shop, ShopEvent]] = []
+    for d in deliveries:
+        shop = shops.get(d.shop_id) if d.shop_id is not None else None
+        d.attempts += 1
+        if shop is None:
+            d.processed_at, d.error = now, "no active shop for this delivery"
+            continue
+        try:
+            payload = _payload(d)
+            connector = connectors.get(shop.platform)
+            event = connector.shop_event(d.topic, payload)
+            if event is not None:
+                events.append((d, shop, event))  # privacy requests are honoured after uninstall too
+                continue
+            if not shop.active:
+                d.processed_at, d.error = now, "no active shop for this delivery"
+                continue
+            parsed.append((d, connector.normalize(d.topic, payload, d.received_at)))
+        except Exception as exc:  # whatever it raised concerns this delivery only
+            failed(d, exc, now, result)
+
+    orders = _orders(session, {(d.shop_id, c.order_id) for d, changes in parsed for c in changes})
+    for group in order_groups(parsed):
+        try:
+            with session.begin_nested():
+                applied, n = _apply_group(session, group, orders, shops, now)
+        except (IntegrityError, OperationalError):
+            raise  # another worker got there first, or the database itself: the whole batch is retried
+        except Exception as exc:  # rolled back to its savepoint: only this order is lost
+            for d, _ in group:
+                failed(d, exc, now, result)
+            continue
+        result.orders += n
+        result.opened += applied.opened
+        result.resolved += applied.resolved
+        result.compensations.extend(applied.compensations)
+
+    # After the orders, so a redaction also covers what this very batch brought in.
+    deleted: set[int] = set()
+    for d, shop, event in events:
+        if shop.id in deleted:
+            d.processed_at, d.error = now, None
+            continue
+        try:
+            with session.begin_nested():
+                d.processed_at, d.error = now, None
+                apply_shop_event(session, shop, event, deliveries, now)
+                session.flush()
+        except (IntegrityError, OperationalError):
+            raise
+        except Exception as exc:  # as for orders: only this request is lost
+            failed(d, exc, now, result)
+            continue
+        if event.kind == "redact_shop":
+            deleted.add(shop.id)
+    return result
+
+
+def _payload(d: WebhookDelivery) -> dict:
+    return json_object(d.body or b"")
+
+
+def failed(d: WebhookDelivery, exc: Exception, now: datetime, result: BatchResult) -> None:
+    """Record why a delivery failed. A payload that cannot be understood is done with at once; anything
+    else is tried again by a later drain (never twice in one), and set aside after MAX_ATTEMPTS."""
+    d.error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+    result.failed += 1
+    if isinstance(exc, PayloadError):
+        d.processed_at = now
+        log.warning("delivery %s (%s) not understood: %s", d.id, d.topic, d.error)
+        return
+    if d.attempts >= MAX_ATTEMPTS:
+        d.processed_at = now
+    else:
+        result.retry_later.append(d.id)
+    log.error("delivery %s (%s) failed on attempt %d of %d%s", d.id, d.topic, d.attempts, MAX_ATTEMPTS,
+              "; set aside" if d.processed_at else "; a later drain tries again", exc_info=exc)
+
+
+def order_groups(parsed: list[Parsed]) -> list[list[Parsed]]:
+    """Deliveries about the same order go together: they are merged, assessed and saved as one."""
+    groups: list[list[Parsed]] = []
+    where: dict[tuple[int, str], int] = {}
+    for item in parsed:
+        keys = {(item[0].shop_id, c.order_id) for c in item[1]}
+        hits = sorted({where[k] for k in keys if k in where})
+        index = hits[0] if hits else len(groups)
+        if not hits:
+            groups.append([])
+        for other in hits[1:]:  # a delivery about two orders joins their groups
+            groups[index].extend(groups[other])
+            groups[other] = []
+            where.update({k: index for k, v in where.items() if v == other})
+        groups[index].append(item)
+        where.update({k: index for k in keys})
+    return [g for g in groups if g]
+
+
+def _apply_group(session: Session, group: list[Parsed], orders: dict[tuple[int, str], Order],
+                 shops: dict[int, Shop], now: datetime) -> tuple[Applied, int]:
+    touched: dict[tuple[int, str], tuple[OrderFacts, str]] = {}
+    for d, changes in group:
+        for c in changes:
+            key = (d.shop_id, c.order_id)
+            current = touched[key][0] if key in touched else (
+                OrderFacts.from_json(orders[key].facts) if key in orders and orders[key].facts else None)
+            touched[key] = (merge(current, c), f"webhook:{d.topic}")
+        d.processed_at, d.error = now, None
+    out = Applied()
+    for (shop_id, order_id), (facts, source) in touched.items():
+        order = orders.get((shop_id, order_id))
+        if order is None:
+            order = Order(shop_id=shop_id, platform_order_id=order_id, incidents=[])
+            session.add(order)
+        save_facts(order, facts)
+        assessment = assess(facts, timing_for(shops[shop_id]), now, source)
+        applied = apply_assessment(session, order, shops[shop_id], assessment, now)
+        out.opened += applied.opened
+        out.resolved += applied.resolved
+        out.compensations.extend(applied.compensations)
+    session.flush()  # a value the database refuses belongs to this order too
+    return out, len(touched)
+
+
+def apply_shop_event(session: Session, shop: Shop, event: ShopEvent, batch: list[WebhookDelivery],
+                     now: datetime) -> None:
+    if event.kind == "uninstalled":
+        shop.active = False  # no more deliveries processed, no reconciliation; data stays until shop/redact
+    elif event.kind == "data_request":
+        privacy.export_customer(session, shop, event, now)
+    elif event.kind == "redact_customer":
+        privacy.erase_customer(session, shop, event)
+    elif event.kind == "redact_shop":
+        for d in batch:
+            if d.shop_id == shop.id:
+                d.shop_id = None  # the batch's own rows outlive the shop, marked processed
+        privacy.delete_shop(session, shop)
+
+
+def timing_for(shop: Shop) -> TimingPolicy:
+    try:
+        return TimingPolicy.build(shop.timezone, (shop.policy or {}).get("timing"))
+    except CalendarError:
+        # A broken saved policy must not stop detection: fall back to the defaults, loudly.
+        log.warning("shop %s has an invalid timing policy; using the defaults", shop.id, exc_info=True)
+        return TimingPolicy()
+
+
+def save_facts(order: Order, facts: OrderFacts) -> None:
+    order.facts = facts.to_json()
+    order.number = facts.number
+    order.customer_email = facts.customer_email
+    order.total = facts.total
+    order.shipping = facts.shipping
+    order.currency = facts.currency
+    order.financial_status = facts.financial_status
+    order.fulfillment_status = facts.fulfillment_status
+    order.platform_status = facts.platform_status
+    order.cancelled_at = facts.cancelled_at
+    order.paid_at = facts.paid_at
+    order.shipped_at = facts.shipped_at
+    order.delivered_at = facts.delivered_at
+    order.carrier = facts.carrier
+    order.estimated_delivery_at = facts.estimated_delivery_at
+    order.source_updated_at = facts.updated_at
+    order.deleted = facts.deleted_at is not None
+
+
+def _add_evidence(incident: Incident, entries: list[dict]) -> bool:
+    seen = {(e.get("at"), e.get("fact")) for e in incident.evidence}
+    new = [e for e in entries if (e.get("at"), e.get("fact")) not in seen]
+    if new:
+        incident.evidence = [*incident.evidence, *new]  # reassign: JSON columns track assignment
+    return bool(new)
+
+
+def _dismiss(session: Session, incident: Incident, evidence: list[dict], now: datetime) -> None:
+    _add_evidence(incident, evidence)
+    incident.status, incident.resolved_at = "dismissed", now
+    for comp in incident.compensations:
+        withdraw(session, comp, now)  # one already being issued finishes
+
+
+def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, now: datetime) -> Applied:
+    """Open, update, resolve or dismiss this order's incidents, and plan what the shop's rules owe."""
+    open_by_family = {family(i.kind): i for i in order.incidents if i.status in OPEN_INCIDENT_STATUSES}
+    out = Applied()
+    if a.dismiss is not None:
+        for inc in open_by_family.values():
+            _dismiss(session, inc, a.dismiss, now)  # the order is gone: nothing left to compensate
+        order.next_check_at = None
+        return out
+    for f in a.findings:
+        inc = open_by_family.get(family(f.kind))
+        if inc is None:
+            inc = Incident(shop_id=order.shop_id, kind=f.kind, responsibility=f.responsibility,
+                           status="open", evidence=list(f.evidence), opened_at=now, late_since=f.since or now)
+            order.incidents.append(inc)
+            open_by_family[family(f.kind)] = inc
+            out.opened += 1
+            out.compensations.extend(plan_for_incident(session, inc, order, shop, now))
+            continue
+        changes = []
+        if inc.kind != f.kind:
+            changes.append(f"now {f.kind} (was {inc.kind})")
+            inc.kind = f.kind
+        if inc.responsibility != f.responsibility:
+            changes.append(f"verdict changed from {inc.responsibility} to {f.responsibility}")
+            inc.responsibility = f.responsibility
+        if changes:
+            f.evidence.append({"at": f.evidence[-1]["at"], "source": f.evidence[-1]["source"],
+                               "fact": "; ".join(changes)})
+        _add_evidence(inc, f.evidence)
+        if f.since and (inc.late_since is None or f.since < inc.late_since):
+            inc.late_since = f.since
+        # The same incident can earn more as facts change (a longer delay, a new verdict).
+        out.compensations.extend(plan_for_incident(session, inc, order, shop, now))
+    active = {family(f.kind) for f in a.findings}
+    for fam, evidence in a.withdrawn.items():
+        if fam in open_by_family and fam not in active:
+            # Opened without grounds: dismissed, and what was not paid yet is not owed.
+            _dismiss(session, open_by_family.pop(fam), evidence, now)
+    for fam, evidence in a.recovered.items():
+        inc = open_by_family.get(fam)
+        if inc is not None and fam not in active:
+            _add_evidence(inc, evidence)
+            inc.status, inc.resolved_at = "resolved", now
+            out.resolved += 1
+    order.next_check_at = a.next_check_at
+    return out
+
+
+def _shops(session: Session, ids: set[int]) -> dict[int, Shop]:
+    if not ids:
+        return {}
+    return {s.id: s for s in session.execute(select(Shop).where(Shop.id.in_(ids))).scalars()}
+
+
+def _orders(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Order]:
+    out: dict[tuple[int, str], Order] = {}
+    by_shop: dict[int, list[str]] = {}
+    for shop_id, order_id in keys:
+        by_shop.setdefault(shop_id, []).append(order_id)
+    for shop_id, ids in by_shop.items():
+        for i in range(0, len(ids), 500):
+            q = (select(Order)
+                 .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids[i:i + 500]))
+                 .options(selectinload(Order.incidents).selectinload(Incident.compensations))
+                 .with_for_update())
+            for o in session.execute(q).scalars():
+                out[(o.shop_id, o.platform_order_id)] = o
+    return out

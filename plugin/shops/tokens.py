@@ -1,0 +1,38 @@
+"""Platform access for jobs, with expiring tokens refreshed before they run out, one refresh per shop."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+import connectors
+from connectors.base import ShopAccess
+from plugin.app import config, redis_conn, vault
+from plugin.intake.reconcile import shop_access
+from plugin.storage.models import Shop
+
+REFRESH_BEFORE = timedelta(minutes=5)
+
+
+def current_access(app: Flask, session: Session, shop: Shop) -> ShopAccess:
+    cfg = config(app)
+    access = shop_access(shop, vault(app), cfg.shopify_api_version)
+    expires = access.credentials.get("expires_at")
+    refresh = getattr(connectors.get(shop.platform), "refresh_credentials", None)
+    if not expires or refresh is None or datetime.fromisoformat(expires) - REFRESH_BEFORE > datetime.now(UTC):
+        return access
+    conn = redis_conn(app)
+    lock = conn.lock(f"redress:token-refresh:{shop.id}", timeout=60, blocking_timeout=30)
+    # A refresh token is single-use: two workers refreshing at once would lock the shop out.
+    with lock:
+        session.refresh(shop)  # another worker may have refreshed while we waited
+        access = shop_access(shop, vault(app), cfg.shopify_api_version)
+        if datetime.fromisoformat(access.credentials["expires_at"]) - REFRESH_BEFORE > datetime.now(UTC):
+            return access
+        fresh = refresh(access, cfg.shopify_api_key or "", cfg.shopify_api_secret or "", cfg.shopify_shop_url)
+        shop.credentials = vault(app).encrypt(json.dumps({**access.credentials, **fresh}))
+        session.commit()
+        return shop_access(shop, vault(app), cfg.shopify_api_version)

@@ -1,0 +1,1 @@
+"""Plumbing: the database, the models, migrations, secrets at rest, Redis queues and mail."""
