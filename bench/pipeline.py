@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import ROOT, Stack  # noqa: E402
-from plugin.app import db  # noqa: E402
+from plugin.extensions import db  # noqa: E402
 from plugin.intake.inbox import store  # noqa: E402
 from plugin.storage.queue import request_drain  # noqa: E402
 

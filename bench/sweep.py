@@ -26,11 +26,12 @@ from sqlalchemy import text  # noqa: E402
 
 from bench.common import Stack  # noqa: E402
 from connectors.http import Retry  # noqa: E402
-from plugin.app import config, db, vault  # noqa: E402
-from plugin.intake.reconcile import reconcile_shop, shop_access  # noqa: E402
+from plugin.extensions import config, db, vault  # noqa: E402
+from plugin.intake.reconcile import reconcile_shop  # noqa: E402
 from plugin.intake.sweep import sweep_due_orders  # noqa: E402
 from plugin.orders.facts import OrderFacts  # noqa: E402
 from plugin.shops.connect import add_shopify, add_woocommerce  # noqa: E402
+from plugin.shops.tokens import shop_access  # noqa: E402
 from plugin.storage.models import Shop  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

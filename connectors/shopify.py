@@ -28,22 +28,15 @@ from connectors.base import (
     text,
     when,
 )
+from connectors.shopify_vocabulary import CANCEL_REASONS, FINANCIAL, ORDER_TOPICS, WEBHOOK_TOPICS
 from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent, TrackingEvent
 
 name = "shopify"
 signature_header = "X-Shopify-Hmac-Sha256"
 SHOP_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
-FINANCIAL = {"pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded",
-             "voided", "expired"}
-CANCEL_REASONS = {"customer": "customer", "declined": "payment_declined", "fraud": "fraud",
-                  "inventory": "inventory", "staff": "staff", "other": "other"}
-# What `subscribe_webhooks` subscribes.
-webhook_topics = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "ORDERS_FULFILLED",
-                  "ORDERS_PARTIALLY_FULFILLED", "ORDERS_DELETE", "FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE",
-                  "FULFILLMENT_EVENTS_CREATE", "REFUNDS_CREATE", "APP_UNINSTALLED")
-ORDER_TOPICS = {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled",
-                "orders/partially_fulfilled", "orders/edited"}
+# What `subscribe_webhooks` subscribes (the Connector protocol names it so).
+webhook_topics = WEBHOOK_TOPICS
 
 
 def valid_shop_domain(domain: str) -> bool:

@@ -17,7 +17,7 @@ import requests
 
 from connectors.base import currency, items, json_kind, money, obj, required_id, text, when
 from connectors.http import PlatformError, Refused, Retry, send
-from connectors.shopify import CANCEL_REASONS, FINANCIAL, webhook_topics
+from connectors.shopify_vocabulary import CANCEL_REASONS, FINANCIAL, WEBHOOK_TOPICS
 from plugin.orders.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
 
 log = logging.getLogger(__name__)
@@ -371,7 +371,6 @@ def find_coupon(client: AdminClient, req) -> str | None:
 
 # -- webhook subscriptions ------------------------------------------------------------------------------------
 
-WEBHOOK_TOPICS = webhook_topics
 
 SUBSCRIBE_MUTATION = """
 mutation RedressSubscribe($topic: WebhookSubscriptionTopic!, $uri: String!) {

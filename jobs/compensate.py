@@ -21,8 +21,8 @@ import connectors
 from connectors.base import CompensationRequest
 from connectors.http import PlatformError, Refused
 from jobs import get_app
-from plugin.app import config, db, redis_conn
 from plugin.compensation import ledger
+from plugin.extensions import config, db, redis_conn
 from plugin.orders.money import fmt
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Compensation, Incident, Order

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jobs import get_app
-from plugin.app import db, redis_conn
+from plugin.extensions import db, redis_conn
 from plugin.intake.pipeline import BatchResult, failed, last_delivery_id, pending_deliveries, process_batch
 from plugin.storage.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
 

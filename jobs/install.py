@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import connectors
 from jobs import get_app
-from plugin.app import config, db, vault
+from plugin.extensions import config, db, vault
 from plugin.shops.connect import shop_json
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Shop

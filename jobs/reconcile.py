@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from connectors.http import PlatformError
 from jobs import get_app
-from plugin.app import config, db, redis_conn
+from plugin.extensions import config, db, redis_conn
 from plugin.intake.reconcile import reconcile_shop, record_failure
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Shop

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from jobs import get_app
-from plugin.app import config, db, redis_conn
 from plugin.compensation.ledger import stuck as stuck_compensations
+from plugin.extensions import config, db, redis_conn
 from plugin.intake.inbox import purge
 from plugin.intake.sweep import BATCH, sweep_due_orders
 from plugin.storage.models import WebhookDelivery

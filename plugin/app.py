@@ -1,4 +1,4 @@
-"""Redress: the Flask application factory."""
+"""The Flask application factory: settings, extensions, blueprints."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ import logging
 
 from flask import Flask, g
 
+from plugin import extensions
 from plugin.config import Config
-from plugin.intake.inbox import ShopSecrets
-from plugin.storage.crypto import Vault
-from plugin.storage.db import Database
-from plugin.storage.queue import connect
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -25,12 +22,7 @@ def create_app(config: Config | None = None) -> Flask:
         SESSION_COOKIE_SECURE=config.public_url.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=7 * 86400,
     )
-    app.extensions["redress.db"] = Database(config.database_url)
-    app.extensions["redress.vault"] = Vault(config.encryption_keys)
-    app.extensions["redress.shop_secrets"] = ShopSecrets(app.extensions["redress.db"].engine,
-                                                         app.extensions["redress.vault"])
-    app.extensions["redress.redis"] = None
-    app.extensions["redress.redis_factory"] = lambda: connect(config.redis_url, config.instance_dir)
+    extensions.init_app(app, config)
 
     from plugin.web import api, embedded, health, install, settings, webhooks
 
@@ -49,23 +41,3 @@ def create_app(config: Config | None = None) -> Flask:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
-
-
-def db(app: Flask) -> Database:
-    return app.extensions["redress.db"]
-
-
-def vault(app: Flask) -> Vault:
-    return app.extensions["redress.vault"]
-
-
-def redis_conn(app: Flask):
-    """Connect lazily: a web process that never needs Redis never starts one."""
-    conn = app.extensions["redress.redis"]
-    if conn is None:
-        conn = app.extensions["redress.redis"] = app.extensions["redress.redis_factory"]()
-    return conn
-
-
-def config(app: Flask) -> Config:
-    return app.config["REDRESS"]

@@ -50,7 +50,7 @@ def _host_port(host, port):
 @click.option("--port", type=int, default=None, help="port (default $PORT or 8000)")
 def run(host, port):
     """Everything on one machine: migrate, then web, worker and clock."""
-    from plugin.app import config
+    from plugin.extensions import config
     from plugin.processes import port_in_use, run_all
     from plugin.storage import migrate
 
@@ -129,7 +129,7 @@ def shops_add():
 
 
 def _session():
-    from plugin.app import db as database
+    from plugin.extensions import db as database
 
     app = _app()
     return app, database(app).session()
@@ -137,7 +137,7 @@ def _session():
 
 def _connect(add, **kwargs) -> None:
     """Run a shops.add_* function, commit, and print the shop with what is shown only once."""
-    from plugin.app import config, vault
+    from plugin.extensions import config, vault
     from plugin.shops.connect import ShopError, shop_json
 
     app, session = _session()
@@ -203,7 +203,7 @@ def shops_subscribe(shop_id):
     """Subscribe the shop's order webhooks to this Redress (REDRESS_PUBLIC_URL)."""
     import connectors
     from connectors.http import PlatformError
-    from plugin.app import config, vault
+    from plugin.extensions import config, vault
     from plugin.shops.connect import shop_json
     from plugin.shops.tokens import current_access
     from plugin.storage.models import Shop
@@ -276,7 +276,7 @@ def shops_login_link(shop_id):
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def shops_list(as_json):
     """The connected shops."""
-    from plugin.app import config
+    from plugin.extensions import config
     from plugin.shops.connect import shop_json
     from plugin.storage.models import Shop
 
@@ -335,8 +335,8 @@ def compensations():
 
 
 def _decide(comp_id: int, decision) -> None:
-    from plugin.app import redis_conn
     from plugin.compensation.ledger import LedgerError
+    from plugin.extensions import redis_conn
     from plugin.storage.models import Compensation
     from plugin.storage.queue import enqueue_compensation
 
@@ -381,7 +381,7 @@ def keys():
 @keys.command("rotate")
 def keys_rotate():
     """Re-encrypt stored secrets under a new key."""
-    from plugin.app import config
+    from plugin.extensions import config
     from plugin.shops.keyring import rotate
 
     app, session = _session()
@@ -413,7 +413,7 @@ def inbox_purge():
     """Delete processed deliveries older than REDRESS_INBOX_RETENTION_DAYS now (the sweep does it hourly)."""
     from datetime import UTC, datetime, timedelta
 
-    from plugin.app import config, db
+    from plugin.extensions import config, db
     from plugin.intake.inbox import purge
 
     app = _app()

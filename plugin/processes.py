@@ -34,7 +34,7 @@ def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = Non
     from rq.worker import DequeueStrategy
 
     from jobs import use_app
-    from plugin.app import redis_conn
+    from plugin.extensions import redis_conn
     from plugin.storage.queue import QUEUES, queue
 
     use_app(app)
@@ -50,7 +50,7 @@ def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = Non
 
 
 def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
-    from plugin.app import redis_conn
+    from plugin.extensions import redis_conn
     from plugin.storage.queue import queue
 
     conn = redis_conn(app)
@@ -86,7 +86,7 @@ def run_all(app: Flask, host: str, port: int) -> int:
     the children are stopped here, in order, each with its whole group (granian's own workers included), and
     the embedded Redis last.
     """
-    from plugin.app import config, redis_conn
+    from plugin.extensions import config, redis_conn
     from plugin.storage.queue import shutdown_embedded
 
     cfg = config(app)

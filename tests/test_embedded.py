@@ -8,7 +8,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from plugin.app import db
+from plugin.extensions import db
 from plugin.storage.models import Shop
 from tests.support.work import run_worker
 

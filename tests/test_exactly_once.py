@@ -15,8 +15,8 @@ import connectors
 from connectors.http import PlatformError, Retry
 from jobs import compensate, use_app
 from jobs.compensate import request_for
-from plugin.app import config, db, vault
-from plugin.intake.reconcile import shop_access
+from plugin.extensions import config, db, vault
+from plugin.shops.tokens import shop_access
 from plugin.storage.models import Compensation, Incident, Order, Shop
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.platforms import connect_woocommerce, wc_order

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from plugin.app import db
+from plugin.extensions import db
 from plugin.storage.models import WebhookDelivery
 from tests.support.hostile import budget, hostile_values, keyed_objects, paths, sample, spoiled
 from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, post_wc, shopify_order

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from jobs import sweep, use_app
-from plugin.app import db, redis_conn
 from plugin.config import Config, ConfigError
+from plugin.extensions import db, redis_conn
 from plugin.intake import inbox
 from plugin.storage.db import make_engine
 from plugin.storage.models import WebhookDelivery

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from plugin.app import create_app, db, vault
+from plugin.app import create_app
+from plugin.extensions import db, vault
 from plugin.storage.models import Shop
 from tests.conftest import make_config
 from tests.support.fake_woocommerce import FakeWooCommerce

@@ -10,7 +10,7 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 
-from plugin.app import config
+from plugin.extensions import config
 from tests.support.pg import _free_port
 from tests.support.platforms import connect_woocommerce
 
@@ -41,7 +41,7 @@ def csrf_of(page: str) -> str:
 def test_a_merchant_gets_a_link_by_email_that_signs_in_once(app, client, smtp):
     inbox, url = smtp
     config(app).smtp_url = url
-    from plugin.app import db
+    from plugin.extensions import db
     from plugin.storage.models import Shop
 
     shop_id, _ = connect_woocommerce(app)
@@ -80,7 +80,7 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(app, client, smtp):
 
 
 def _owner(app, email="owner@shop.example") -> int:
-    from plugin.app import db
+    from plugin.extensions import db
     from plugin.storage.models import Shop
 
     shop_id, _ = connect_woocommerce(app)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from plugin.app import db
+from plugin.extensions import db
 from plugin.storage.models import DataExport, Incident, Order, Shop, WebhookDelivery
 from tests.support.platforms import SHOP_DOMAIN, connect_shopify, post_shopify, shopify_order, shopify_sample
 from tests.support.work import count, deliveries, incidents, run_worker

@@ -6,7 +6,7 @@ import threading
 
 from rq.job import Job
 
-from plugin.app import redis_conn
+from plugin.extensions import redis_conn
 from plugin.processes import worker
 from plugin.storage.queue import queue
 from tests.support.platforms import connect_shopify, post_shopify, shopify_order

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from connectors.http import Retry
 from connectors.shopify_admin import ORDERS_QUERY
 from jobs import reconcile, use_app
-from plugin.app import config, db, vault
+from plugin.extensions import config, db, vault
 from plugin.orders.facts import iso
 from plugin.shops.connect import add_shopify, add_woocommerce
 from plugin.storage.models import Shop, WebhookDelivery

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobs import sweep, use_app
-from plugin.app import create_app, redis_conn
+from plugin.app import create_app
+from plugin.extensions import redis_conn
 from tests.conftest import make_config
 from tests.support.pg import _free_port
 from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, post_wc, shopify_order

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from plugin.app import db
+from plugin.extensions import db
 from plugin.storage.models import Incident, Order, Shop
 from plugin.web import auth
 from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, shopify_order

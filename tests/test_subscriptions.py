@@ -12,8 +12,8 @@ import pytest
 
 import connectors
 from connectors.shopify_admin import WEBHOOK_TOPICS
-from plugin.app import config, db, vault
-from plugin.intake.reconcile import shop_access
+from plugin.extensions import config, db, vault
+from plugin.shops.tokens import shop_access
 from plugin.storage.models import Shop
 from tests.support.fake_shopify import FakeShopify
 from tests.support.fake_woocommerce import FakeWooCommerce

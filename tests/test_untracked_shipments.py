@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from jobs import sweep, use_app
-from plugin.app import db
 from plugin.compensation.ledger import plan_for_incident
+from plugin.extensions import db
 from plugin.storage.models import Compensation, Incident, Order, Shop
 from tests.support.platforms import (
     connect_shopify,

@@ -12,7 +12,6 @@ stopped short is recorded on the shop until a pass finishes.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +23,6 @@ import connectors
 from connectors.base import ShopAccess
 from plugin.intake.inbox import store
 from plugin.orders.facts import iso, parse_iso
-from plugin.storage.crypto import Vault
 from plugin.storage.models import Shop
 
 log = logging.getLogger(__name__)
@@ -42,12 +40,6 @@ class PassResult:
     stored: int = 0
     finished: bool = False
     error: str | None = None
-
-
-def shop_access(shop: Shop, vault: Vault, api_version: str) -> ShopAccess:
-    credentials = json.loads(vault.decrypt(shop.credentials) or "{}")
-    return ShopAccess(domain=shop.domain, credentials=credentials, admin_url=shop.admin_url,
-                      api_version=api_version)
 
 
 def reconcile_shop(session: Session, engine: Engine, shop: Shop, access: ShopAccess, now: datetime,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import connectors
 from connectors.http import PlatformError, Retry
-from plugin.app import config, redis_conn
+from plugin.extensions import config, redis_conn
 from plugin.orders.facts import iso
 from plugin.shops.connect import shop_json
 from plugin.shops.tokens import current_access

@@ -10,11 +10,18 @@ from sqlalchemy.orm import Session
 
 import connectors
 from connectors.base import ShopAccess
-from plugin.app import config, redis_conn, vault
-from plugin.intake.reconcile import shop_access
+from plugin.extensions import config, redis_conn, vault
+from plugin.storage.crypto import Vault
 from plugin.storage.models import Shop
 
 REFRESH_BEFORE = timedelta(minutes=5)
+
+
+def shop_access(shop: Shop, keys: Vault, api_version: str) -> ShopAccess:
+    """The shop's stored credentials, decrypted, as a connector takes them."""
+    credentials = json.loads(keys.decrypt(shop.credentials) or "{}")
+    return ShopAccess(domain=shop.domain, credentials=credentials, admin_url=shop.admin_url,
+                      api_version=api_version)
 
 
 def current_access(app: Flask, session: Session, shop: Shop) -> ShopAccess:

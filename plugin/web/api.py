@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
-from plugin.app import db
+from plugin.extensions import db
 from plugin.incidents.presentation import STATUSES, list_incidents
 from plugin.storage.crypto import hash_token
 from plugin.storage.models import Shop

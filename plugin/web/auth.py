@@ -12,7 +12,7 @@ import secrets
 from flask import abort, current_app, g, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from plugin.app import config, db, redis_conn
+from plugin.extensions import config, db, redis_conn
 from plugin.storage.models import Shop
 
 LINK_SECONDS = 3600

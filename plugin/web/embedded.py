@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, request
 from shopify_app import app_home_patch_id_token, token_exchange, verify_app_home_req
 from sqlalchemy import select
 
-from plugin.app import config, vault
+from plugin.extensions import config, vault
 from plugin.shops.connect import install_shopify
 from plugin.storage.models import Shop
 from plugin.web import auth

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import text
 
-from plugin.app import db, redis_conn
+from plugin.extensions import db, redis_conn
 
 bp = Blueprint("health", __name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from connectors.http import PlatformError
 from connectors.shopify import valid_shop_domain
 from connectors.shopify_oauth import authorize_url, exchange_code, query_hmac_ok
-from plugin.app import config, db, redis_conn, vault
+from plugin.extensions import config, db, redis_conn, vault
 from plugin.shops.connect import ShopError, check_email, check_store_url, connect_woocommerce_keys, install_shopify
 from plugin.storage.queue import queue
 from plugin.web import auth

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from plugin.app import config, redis_conn
 from plugin.compensation.policy import default_policy
 from plugin.compensation.preview import preview
 from plugin.compensation.rules import APPROVAL, PolicyError, parse_policy
+from plugin.extensions import config, redis_conn
 from plugin.incidents.detect import KINDS, RESPONSIBILITIES
 from plugin.orders.calendars import CalendarError
 from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy

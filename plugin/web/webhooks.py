@@ -12,8 +12,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import connectors
 from connectors.base import PayloadError, hmac_sha256_b64_matches, json_object
-from plugin.app import config, db, redis_conn
+from plugin.extensions import config, db, redis_conn
 from plugin.intake import inbox
+from plugin.storage.shop_secrets import ShopSecrets
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -59,7 +60,7 @@ def _enqueue_after_commit() -> None:
         log.warning("could not enqueue the inbox drain; the sweep will pick the delivery up", exc_info=True)
 
 
-def _shops() -> inbox.ShopSecrets:
+def _shops() -> ShopSecrets:
     return current_app.extensions["redress.shop_secrets"]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -102,6 +103,7 @@ class FakeShopify:
         self.answer: str | None = None  # nonsense for the orders connection, see above
         self.refuse_after: int | None = None
         self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
+        self._busy, self._busy_lock = 0, threading.Lock()
         self.available = 2000
         httpserver.expect_request(PATH, method="POST").respond_with_handler(self.handle)
         httpserver.expect_request("/admin/oauth/access_token", method="POST").respond_with_handler(self.oauth_token)
@@ -310,6 +312,22 @@ class FakeShopify:
         return None
 
     def handle(self, request: Request) -> Response:
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            return self._handle(request)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until no request is being handled: a client that gave up does not stop the store's work."""
+        deadline = time.monotonic() + timeout
+        while self._busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not self._busy, "the fake store is still busy"
+
+    def _handle(self, request: Request) -> Response:
         body = request.get_json(silent=True) or {}
         self.requests.append(body)
         refused = self.refuse_after is not None and len(self.requests) >= self.refuse_after

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from plugin.app import db
 from plugin.compensation.ledger import plan_for_incident
+from plugin.extensions import db
 from plugin.storage.models import Compensation, Incident, Order, Shop
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from plugin.app import config, db, vault
+from plugin.extensions import config, db, vault
 from plugin.shops.connect import add_shopify, add_woocommerce
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

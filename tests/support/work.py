@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from plugin.app import db
+from plugin.extensions import db
 from plugin.incidents.presentation import list_incidents
 from plugin.processes import worker
 from plugin.storage.models import Order, WebhookDelivery
