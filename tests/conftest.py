@@ -79,7 +79,7 @@ def make_config(tmp_path: Path, database_url: str, redis_url: str, **extra) -> C
     inst = tmp_path / "instance"
     inst.mkdir(exist_ok=True)
     settings = dict(secret_key="test-secret-key", encryption_keys=[generate_key()], shopify_api_secret=APP_SECRET,
-                    allow_private_stores=True, platform_attempts=1, platform_timeout=0.5)
+                    allow_private_stores=True, platform_attempts=1, platform_timeout=2.0)
     settings.update(extra)
     return Config(instance_dir=inst, database_url=database_url, redis_url=redis_url, **settings)
 

@@ -28,7 +28,7 @@ SIX_BUSINESS_DAYS_AGO = NOW - timedelta(days=9)
 
 
 def fast_retry(sleeps=None):
-    return Retry(attempts=4, sleep=(sleeps.append if sleeps is not None else (lambda s: None)), timeout=0.5)
+    return Retry(attempts=4, sleep=(sleeps.append if sleeps is not None else (lambda s: None)), timeout=2.0)
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_throttling_429_500_and_timeouts_are_waited_out(app, shopify):
     shopify.add(order_node(1, created_at=NOW - timedelta(hours=1), updated_at=NOW - timedelta(hours=1)))
     shopify.failures = ["throttled", "429", "500", "timeout"]
     sleeps: list[float] = []
-    [result] = reconcile.run(retry=Retry(attempts=6, sleep=sleeps.append, timeout=0.5))
+    [result] = reconcile.run(retry=Retry(attempts=6, sleep=sleeps.append, timeout=2.0))
     assert result["finished"] and result["orders"] == 1
     # THROTTLED waits (cost - available) / restoreRate = (752 - 52) / 100 s; 429 honours Retry-After.
     assert sleeps[0] == pytest.approx(7.0) and sleeps[1] == pytest.approx(2.0)

@@ -102,7 +102,7 @@ class FakeShopify:
         self.requests: list[dict] = []
         self.answer: str | None = None  # nonsense for the orders connection, see above
         self.refuse_after: int | None = None
-        self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
+        self.timeout_seconds = 2.5  # a "timeout" answer comes after the tests' clients (2 s) gave up
         self._busy, self._busy_lock = 0, threading.Lock()
         self.available = 2000
         httpserver.expect_request(PATH, method="POST").respond_with_handler(self.handle)

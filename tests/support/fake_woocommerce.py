@@ -44,7 +44,7 @@ class FakeWooCommerce:
         self.answer: str | None = None  # nonsense for the order list, see above
         self.before_list = None
         self.refuse_after: int | None = None
-        self.timeout_seconds = 0.7  # how long a "timeout" answer takes; clients in tests wait 0.5 s
+        self.timeout_seconds = 2.5  # a "timeout" answer comes after the tests' clients (2 s) gave up
         httpserver.expect_request(PATH, method="GET").respond_with_handler(self.handle)
         refunds = re.compile(r"^/wp-json/wc/v3/orders/(\d+)/refunds$")
         httpserver.expect_request(refunds, method="POST").respond_with_handler(self.create_refund)
