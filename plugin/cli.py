@@ -86,8 +86,9 @@ def worker(burst, queues):
 
     names = tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None
     unknown = sorted(set(names or ()) - set(QUEUES))
-    if unknown or names == ():
-        _fail(f"unknown queue {', '.join(unknown) or '(none given)'}: the queues are {', '.join(QUEUES)}")
+    if unknown or names == ():  # bad usage: exit 2, like any other invalid option
+        raise click.BadParameter(f"unknown queue {', '.join(unknown) or '(none given)'}: the queues are "
+                                 f"{', '.join(QUEUES)}", param_hint="--queues")
     run_worker(_app(), burst=burst, queues=names)
 
 

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
+import pytest
 from rq.job import Job
 
 from plugin.extensions import redis_conn
 from plugin.processes import worker
-from plugin.storage.queue import queue
+from plugin.storage.queue import QUEUES, queue
 from tests.support.platforms import connect_shopify, post_shopify, shopify_order
 
 STREAM_LIMIT = 400  # deliveries; far more than a fair worker needs before it turns to the other queues
+BACKLOG = 50  # drains kept waiting on the ingest queue while the stream runs, so it is never empty
 
 
 def test_a_steady_stream_of_webhooks_does_not_starve_the_other_queues(app):
     connect_shopify(app)
     conn = redis_conn(app)
+    ingest = queue(conn, "ingest")
     others = [queue(conn, "sweep").enqueue("jobs.sweep.run", job_timeout=300),
               queue(conn, "reconcile").enqueue("jobs.reconcile.run", job_timeout=300)]
     posted = []
@@ -26,13 +33,18 @@ def test_a_steady_stream_of_webhooks_does_not_starve_the_other_queues(app):
 
     def stream() -> None:
         client = app.test_client()
-        # Webhooks keep arriving, each enqueueing a drain whenever none is pending: ingest is never empty
-        # for long, until the other jobs have run (or the stream gives up).
+        # Webhooks keep arriving through the endpoint, and drains keep waiting on the ingest queue (a busy
+        # shop's backlog): however fast the worker drains, ingest is never empty until the other jobs have
+        # run (or the stream gives up).
         while len(posted) < STREAM_LIMIT and not served():
             n = 100000 + len(posted)
             assert post_shopify(client, shopify_order(id=n, name=f"#{n}")).status_code == 200
             posted.append(n)
+            for _ in range(BACKLOG - ingest.count):
+                ingest.enqueue("jobs.ingest.drain", job_timeout=600)
 
+    for _ in range(BACKLOG):
+        ingest.enqueue("jobs.ingest.drain", job_timeout=600)
     poster = threading.Thread(target=stream)
     poster.start()
     try:
@@ -43,3 +55,18 @@ def test_a_steady_stream_of_webhooks_does_not_starve_the_other_queues(app):
         poster.join(timeout=120)
     assert served(), "the sweep and the reconciliation never ran"
     assert len(posted) < STREAM_LIMIT, "the other queues were served only once the webhooks stopped"
+
+
+def test_a_job_cannot_be_put_on_a_queue_no_worker_serves(app):
+    with pytest.raises(ValueError, match="the queues are ingest, sweep"):
+        queue(redis_conn(app), "sweeps")
+    assert [queue(redis_conn(app), name).name for name in QUEUES] == list(QUEUES)
+
+
+def test_a_worker_refuses_an_unknown_queue_as_bad_usage():
+    redress = str(Path(sys.executable).parent / "redress")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))  # this checkout's code
+    p = subprocess.run([redress, "worker", "--queues", "ingest,compensations"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2
+    assert "unknown queue compensations: the queues are ingest, sweep, reconcile, compensate, notify" in p.stderr

@@ -1,4 +1,4 @@
-"""Redis and the RQ queues. One queue per concern (ingest, sweep, compensate, notify)."""
+"""Redis and the RQ queues: one queue per concern, all named in QUEUES (a worker serves them all by default)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,9 @@ def _alive(pid: int) -> bool:
 
 
 def queue(conn: redis.Redis, name: str) -> Queue:
+    # A job put on a queue that is not in QUEUES would wait forever: no worker listens there.
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name}: the queues are {', '.join(QUEUES)}")
     return Queue(name, connection=conn)
 
 
