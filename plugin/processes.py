@@ -82,9 +82,9 @@ def port_in_use(host: str, port: int) -> bool:
 def run_all(app: Flask, host: str, port: int) -> int:
     """web + worker + clock as child processes sharing one Redis; any child dying stops the group.
 
-    Each child runs in a process group of its own, so Ctrl-C in the terminal reaches this process alone and
-    the children are stopped here, in order, each with its whole group (granian's own workers included), and
-    the embedded Redis last.
+    Each child runs in a process group of its own, so Ctrl-C in the terminal (or closing it) reaches this
+    process alone and the children are stopped here, in order, each with its whole group (granian's own
+    workers included), and the embedded Redis last.
     """
     from plugin.extensions import config, redis_conn
     from plugin.storage.queue import shutdown_embedded
@@ -103,8 +103,10 @@ def run_all(app: Flask, host: str, port: int) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGHUP too: closing the terminal would otherwise end this process at once and orphan the children,
+    # which are in sessions of their own and never hear of it.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
     children: list[subprocess.Popen] = []
     try:
         for args in (["web", "--host", host, "--port", str(port)], ["worker"], ["clock"]):
