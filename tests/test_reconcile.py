@@ -63,10 +63,12 @@ def test_the_orders_query_is_valid_against_the_admin_schema_and_the_fake_refuses
 
 def test_shopify_stalled_orders_are_found_when_every_webhook_was_lost(app, shopify):
     paid_long_ago = order_node(1001, created_at=SIX_BUSINESS_DAYS_AGO, updated_at=SIX_BUSINESS_DAYS_AGO)
-    handed = NOW - timedelta(days=7)
+    # Handed over 4 days ago (always fewer than the 5 business days of transit, whatever day it is today),
+    # last scanned 3.5 days ago (more than the 3-day gap): stalled in transit, not yet late.
+    handed = NOW - timedelta(days=4)
     silent = order_node(1002, created_at=handed - timedelta(hours=3), updated_at=handed, fulfillment="FULFILLED",
                         fulfillments=[fulfillment_node(2002, created_at=handed, display="IN_TRANSIT",
-                                                       events=[("IN_TRANSIT", NOW - timedelta(days=5))])])
+                                                       events=[("IN_TRANSIT", NOW - timedelta(days=3.5))])])
     attempted = order_node(1003, created_at=NOW - timedelta(days=4), updated_at=NOW - timedelta(hours=2),
                            fulfillment="FULFILLED",
                            fulfillments=[fulfillment_node(2003, created_at=NOW - timedelta(days=3),
@@ -91,9 +93,10 @@ def test_woocommerce_stalled_orders_are_found_when_every_webhook_was_lost(app, w
     late = wc_order(id=11, number="11", date_created_gmt=old, date_paid_gmt=old, date_modified_gmt=old,
                     meta_data=[])
     silent = wc_order(id=12, number="12")
-    silent["meta_data"][1]["value"][0]["date_shipped"] = str(int((NOW - timedelta(days=7)).timestamp()))
+    # As on Shopify: shipped 4 days ago, silent for 3.5 days; stalled in transit on any day of the week.
+    silent["meta_data"][1]["value"][0]["date_shipped"] = str(int((NOW - timedelta(days=4)).timestamp()))
     silent["meta_data"].append({"id": 2, "key": "ts_shipment_status", "value": [
-        {"status": "in_transit", "status_date": (NOW - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S")}]})
+        {"status": "in_transit", "status_date": (NOW - timedelta(days=3.5)).strftime("%Y-%m-%dT%H:%M:%S")}]})
     attempted = wc_order(id=13, number="13")
     attempted["meta_data"].append({"id": 3, "key": "ts_shipment_status", "value": [
         {"status": "failed_attempt", "status_date": NOW.strftime("%Y-%m-%dT%H:%M:%S")}]})
