@@ -158,7 +158,8 @@ def money(value: Any) -> Decimal | None:
         amount = Decimal(value if isinstance(value, str) else str(value))
     except (InvalidOperation, ValueError) as exc:
         raise PayloadError(f"not an amount: {short(value)}") from exc
-    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+    # By exponent, not by abs(): arithmetic on 1e999999999 overflows the decimal context.
+    if not amount.is_finite() or (amount and amount.adjusted() >= MAX_AMOUNT.adjusted()):
         raise PayloadError(f"not an amount: {short(value)}")
     if amount.as_tuple().exponent < -4:  # type: ignore[operator]
         amount = amount.quantize(Decimal("0.0001"))  # what the money columns keep

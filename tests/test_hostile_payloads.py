@@ -96,3 +96,19 @@ def test_the_reconciled_node_is_a_real_order():
     """The hand-written Admin API node above really normalizes (so its spoiled versions reach deep)."""
     facts = shopify_admin.order_facts(RECONCILED_NODE)
     assert (facts.order_id, facts.total, facts.shipments[0].carrier) == ("1001", 59, "UPS")
+
+
+@pytest.mark.parametrize("value", ["1e999999999", "-1e999999999", "1e14", "-100000000000000", 10**4000])
+def test_an_amount_too_large_to_be_money_is_refused(value):
+    from connectors.base import money
+
+    with pytest.raises(PayloadError, match="not an amount"):
+        money(value)
+
+
+@pytest.mark.parametrize(("value", "kept"), [("-1e-999999999", "0.0000"), ("99999999999999.99", "99999999999999.99"),
+                                             ("0", "0"), ("12.345678", "12.3457")])
+def test_an_amount_is_kept_to_what_the_money_columns_hold(value, kept):
+    from connectors.base import money
+
+    assert str(money(value)).lstrip("-") == kept
