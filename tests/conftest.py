@@ -107,6 +107,30 @@ def fake_shopify(httpserver):
 
 
 @pytest.fixture
+def shopify(app, fake_shopify):
+    """A Shopify shop connected to the fake store; jobs run with this app."""
+    from jobs import use_app
+    from tests.support.platforms import connect_shopify
+
+    fake_shopify.shop_id, _ = connect_shopify(app, admin_url=fake_shopify.endpoint)
+    use_app(app)
+    return fake_shopify
+
+
+@pytest.fixture
+def woo(app, httpserver):
+    """A WooCommerce shop connected to the fake store; jobs run with this app."""
+    from jobs import use_app
+    from tests.support.fake_woocommerce import FakeWooCommerce
+    from tests.support.platforms import connect_woocommerce
+
+    fake = FakeWooCommerce(httpserver)
+    fake.shop_id, _ = connect_woocommerce(app, url=fake.url)
+    use_app(app)
+    return fake
+
+
+@pytest.fixture
 def shopify_app(tmp_path, database_url, redis_server, fake_shopify):
     """An app with Shopify app credentials whose shops' endpoints are the fake's."""
     application = create_app(make_config(tmp_path, database_url, redis_server, shopify_api_key="app-key",

@@ -15,9 +15,8 @@ from plugin.compensation.ledger import approve, cancel
 from plugin.extensions import config, db, vault
 from plugin.shops.tokens import shop_access
 from plugin.storage.models import Compensation, Order
-from tests.support.fake_shopify import FakeShopify
 from tests.support.fake_woocommerce import FakeWooCommerce
-from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, post_wc, shopify_order, wc_order
+from tests.support.platforms import connect_woocommerce, post_shopify, post_wc, shopify_order, wc_order
 from tests.support.work import incidents, run_worker
 
 ORDER_ID = "820982911946154508"
@@ -29,20 +28,10 @@ PAID_LONG_AGO = dict(cancelled_at=None, cancel_reason=None, financial_status="pa
 
 
 @pytest.fixture
-def shopify(app, httpserver):
-    fake = FakeShopify(httpserver)
-    fake.add_payable_order(ORDER_ID, total="404.95", shipping="10.00")
-    fake.shop_id, _ = connect_shopify(app, admin_url=fake.endpoint)
-    use_app(app)
-    return fake
-
-
-@pytest.fixture
-def woo(app, httpserver):
-    fake = FakeWooCommerce(httpserver)
-    fake.shop_id, _ = connect_woocommerce(app, url=fake.url)
-    use_app(app)
-    return fake
+def shopify(shopify):
+    """The connected fake store, with the sample order payable in it."""
+    shopify.add_payable_order(ORDER_ID, total="404.95", shipping="10.00")
+    return shopify
 
 
 def comps(app) -> list[Compensation]:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs import compensate, sweep, use_app
+from jobs import compensate, sweep
 from tests.support.fake_shopify import FakeShopify
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.ledger import NOW, late_order, ledger, set_policy, shop_rule
-from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, shopify_order, wc_order
+from tests.support.platforms import post_shopify, shopify_order, wc_order
 from tests.support.work import incidents, run_worker
 
 CENT = Decimal("0.01")
@@ -40,22 +39,6 @@ def woo_paid(fake: FakeWooCommerce, order_id: str, total: Decimal, codes: set[st
         percent = c["discount_type"] == "percent"
         paid += face_value(total, Decimal(c["amount"]) if percent else None, None if percent else Decimal(c["amount"]))
     return paid
-
-
-@pytest.fixture
-def shopify(app, httpserver):
-    fake = FakeShopify(httpserver)
-    fake.shop_id, _ = connect_shopify(app, admin_url=fake.endpoint)
-    use_app(app)
-    return fake
-
-
-@pytest.fixture
-def woo(app, httpserver):
-    fake = FakeWooCommerce(httpserver)
-    fake.shop_id, _ = connect_woocommerce(app, url=fake.url)
-    use_app(app)
-    return fake
 
 
 def test_a_capped_shipping_refund_pays_the_capped_amount_on_shopify(app, shopify):

@@ -31,14 +31,6 @@ COUPON = {"action": "coupon_percent", "percent": "10", "valid_days": 90}
 REFUND = {"action": "refund_amount", "amount": "8.00"}
 
 
-@pytest.fixture
-def shopify(app, httpserver):
-    fake = FakeShopify(httpserver)
-    fake.shop_id, _ = connect_shopify(app, admin_url=fake.endpoint)
-    use_app(app)
-    return fake
-
-
 def planned(app, fake, *actions, **rule) -> tuple[str, list[int]]:
     set_policy(app, fake.shop_id, shop_rule(*actions, **rule))
     order_id, ids = late_order(app, fake.shop_id, Decimal("100.00"), Decimal("10.00"))

@@ -14,16 +14,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-import requests
+
+from tests.support.pg import _free_port
+from tests.support.work import healthy
 
 REDRESS = str(Path(sys.executable).parent / "redress")
 WAIT = 60  # seconds: every wait below is bounded
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(tmp_path) -> dict:
@@ -42,13 +38,6 @@ def _until(check, what: str):
             return found
         time.sleep(0.1)
     raise AssertionError(f"gave up waiting for {what}")
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def _running(pids) -> list[int]:
@@ -87,7 +76,7 @@ def test_run_stops_every_child_and_the_embedded_redis_and_frees_the_port(tmp_pat
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ours: list[psutil.Process] = []
     try:
-        _until(lambda: _healthy(port), "/healthz")
+        _until(lambda: healthy(port), "/healthz")
         children = psutil.Process(run.pid).children(recursive=True)  # web (granian and its workers), worker, clock
         assert len(children) >= 4
         ours = [*children, psutil.Process(_embedded_redis(children))]

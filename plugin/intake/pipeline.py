@@ -89,7 +89,7 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
             d.processed_at, d.error = now, "no active shop for this delivery"
             continue
         try:
-            payload = _payload(d)
+            payload = json_object(d.body or b"")
             connector = connectors.get(shop.platform)
             event = connector.shop_event(d.topic, payload)
             if event is not None:
@@ -137,10 +137,6 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
         if event.kind == "redact_shop":
             deleted.add(shop.id)
     return result
-
-
-def _payload(d: WebhookDelivery) -> dict:
-    return json_object(d.body or b"")
 
 
 def failed(d: WebhookDelivery, exc: Exception, now: datetime, result: BatchResult) -> None:

@@ -34,6 +34,16 @@ def count(app, model) -> int:
         return s.execute(select(func.count()).select_from(model)).scalar_one()
 
 
+def healthy(port: int) -> bool:
+    """Whether a Redress on this local port answers /healthz with 200."""
+    import requests
+
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
 def start_web(env: dict, port: int):
     """`redress web` as a real server on `port`, answering /healthz; returns the process."""
     import subprocess
@@ -41,14 +51,10 @@ def start_web(env: dict, port: int):
     import time
     from pathlib import Path
 
-    import requests
-
     web = subprocess.Popen([str(Path(sys.executable).parent / "redress"), "web", "--port", str(port)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(100):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+        if healthy(port):
+            break
+        time.sleep(0.1)
     return web
