@@ -49,6 +49,7 @@ system-packages:
 bench: $(STAMP) system-packages
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/parse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
