@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from connectors import shopify, woocommerce
 from connectors.base import Connector, PayloadError
+from plugin.vocabulary import Platform
 
-REGISTRY: dict[str, Connector] = {
-    "shopify": shopify,
-    "woocommerce": woocommerce,
+REGISTRY: dict[Platform, Connector] = {
+    Platform.SHOPIFY: shopify,
+    Platform.WOOCOMMERCE: woocommerce,
 }
 
 

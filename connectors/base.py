@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from plugin.orders.facts import Change, ShopEvent
+from plugin.vocabulary import CompensationAction
 
 
 class PayloadError(ValueError):
@@ -33,7 +34,7 @@ class CompensationRequest:
     """One refund or coupon to make, carrying the idempotency key that makes it happen once."""
 
     key: str
-    action: str  # refund_shipping | refund_amount | refund_percent | coupon_percent | coupon_amount
+    action: CompensationAction
     order_id: str
     currency: str
     starts_at: datetime

@@ -30,8 +30,9 @@ from connectors.base import (
 )
 from connectors.shopify_vocabulary import CANCEL_REASONS, FINANCIAL, ORDER_TOPICS, WEBHOOK_TOPICS
 from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent, TrackingEvent
+from plugin.vocabulary import Platform
 
-name = "shopify"
+name = Platform.SHOPIFY
 signature_header = "X-Shopify-Hmac-Sha256"
 SHOP_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 

@@ -19,6 +19,7 @@ from connectors.base import currency, items, json_kind, money, obj, required_id,
 from connectors.http import PlatformError, Refused, Retry, send
 from connectors.shopify_vocabulary import CANCEL_REASONS, FINANCIAL, WEBHOOK_TOPICS
 from plugin.orders.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
+from plugin.vocabulary import CompensationAction
 
 log = logging.getLogger(__name__)
 PAGE = 100
@@ -289,7 +290,7 @@ def _marker(key: str) -> str:
 def refund(client: AdminClient, req) -> str:
     """Refund exactly `req.amount`: the ledger's amount is what leaves the shop, never more."""
     oid = order_gid(req.order_id)
-    shipping = req.action == "refund_shipping"
+    shipping = req.action == CompensationAction.REFUND_SHIPPING
     basis = client.execute(REFUND_BASIS_QUERY, {"id": oid, "shippingAmount": str(req.amount) if shipping else None})
     order = basis["order"]
     if order is None:
@@ -342,7 +343,7 @@ def find_refund(client: AdminClient, req) -> str | None:
 
 def coupon(client: AdminClient, req) -> str:
     ends = req.starts_at + timedelta(days=req.valid_days or 90)
-    value = ({"percentage": float(req.percent / 100)} if req.action == "coupon_percent"
+    value = ({"percentage": float(req.percent / 100)} if req.action == CompensationAction.COUPON_PERCENT
              else {"discountAmount": {"amount": str(req.amount), "appliesOnEachItem": False}})
     customer = req.customer_id if (req.customer_id or "").startswith("gid://shopify/Customer/") else None
     discount = {

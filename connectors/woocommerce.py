@@ -36,8 +36,9 @@ from connectors.base import (
     when,
 )
 from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent
+from plugin.vocabulary import Platform
 
-name = "woocommerce"
+name = Platform.WOOCOMMERCE
 signature_header = "X-WC-Webhook-Signature"
 
 ORDER_TOPICS = {"order.created", "order.updated", "order.restored"}

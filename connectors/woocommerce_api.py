@@ -18,6 +18,7 @@ from woocommerce.oauth import OAuth
 
 from connectors.base import json_kind
 from connectors.http import PlatformError, Refused, Retry, send
+from plugin.vocabulary import CompensationAction
 
 PAGE = 100
 
@@ -228,8 +229,8 @@ def coupon(client: StoreClient, req) -> str:
     expires = (req.starts_at + timedelta(days=req.valid_days or 90)).strftime("%Y-%m-%dT%H:%M:%S")
     body = {
         "code": req.code, "description": req.note or "Apology coupon",
-        "discount_type": "percent" if req.action == "coupon_percent" else "fixed_cart",
-        "amount": str(req.percent if req.action == "coupon_percent" else req.amount),
+        "discount_type": "percent" if req.action == CompensationAction.COUPON_PERCENT else "fixed_cart",
+        "amount": str(req.percent if req.action == CompensationAction.COUPON_PERCENT else req.amount),
         "usage_limit": 1, "usage_limit_per_user": 1, "individual_use": False, "date_expires_gmt": expires,
         "email_restrictions": [req.customer_email] if req.customer_email else [],
     }

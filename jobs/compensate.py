@@ -26,6 +26,7 @@ from plugin.extensions import config, db, redis_conn
 from plugin.orders.money import fmt
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Compensation, Incident, Order
+from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,9 @@ def _issue(app, compensation_id: int, retry) -> str:
             select(Compensation).where(Compensation.id == compensation_id)
             .options(selectinload(Compensation.incident).selectinload(Incident.order).selectinload(Order.shop))
         ).scalar_one_or_none()
-        if comp is None or comp.state not in ("planned", "issuing"):
+        if comp is None or comp.state not in (CompensationState.PLANNED, CompensationState.ISSUING):
             return comp.state if comp else "missing"
-        resumed = comp.state == "issuing"
+        resumed = comp.state == CompensationState.ISSUING
         if not ledger.start_issuing(s, comp, datetime.now(UTC)):
             return comp.state  # cancelled or taken by another run in the meantime
         s.commit()  # from here on the platform may act: any later run must ask it first

@@ -12,6 +12,7 @@ from jobs import get_app
 from plugin.extensions import db, redis_conn
 from plugin.intake.pipeline import BatchResult, failed, last_delivery_id, pending_deliveries, process_batch
 from plugin.storage.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
+from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -40,7 +41,7 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
         for name in ("deliveries", "orders", "opened", "resolved", "failed"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
         # Committed: now the platform may be asked.
-        enqueue_compensation(conn, *[c.id for c in done.compensations if c.state == "planned"])
+        enqueue_compensation(conn, *[c.id for c in done.compensations if c.state == CompensationState.PLANNED])
         planned += len(done.compensations)
         if time.monotonic() - started > max_seconds:
             request_drain(conn)  # let other queued work run; the next job carries on

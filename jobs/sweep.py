@@ -16,6 +16,7 @@ from plugin.intake.inbox import purge
 from plugin.intake.sweep import BATCH, sweep_due_orders
 from plugin.storage.models import WebhookDelivery
 from plugin.storage.queue import enqueue_compensation, request_drain
+from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(seconds=30)
@@ -39,7 +40,7 @@ def run(now: datetime | None = None) -> dict:
             n, comps = sweep_due_orders(s, now, limit=BATCH)
             s.commit()
             swept += n
-            planned += [c.id for c in comps if c.state == "planned"]
+            planned += [c.id for c in comps if c.state == CompensationState.PLANNED]
             if n < BATCH:
                 break
         # Compensations a lost or crashed job left behind are resumed (the job asks the platform first).

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from plugin.config import Config
+from plugin.vocabulary import CompensationAction, CompensationState, IncidentStatus, values
 
 
 def _config() -> Config:
@@ -298,8 +299,7 @@ def incidents():
 
 @incidents.command("list")
 @click.option("--shop", "shop_id", type=int, default=None, help="only this shop's incidents")
-@click.option("--status", type=click.Choice(["open", "awaiting_approval", "compensating", "resolved",
-                                             "dismissed"]), default=None)
+@click.option("--status", type=click.Choice(values(IncidentStatus)), default=None)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def incidents_list(shop_id, status, as_json):
     """Incidents, oldest first."""
@@ -320,7 +320,7 @@ def incidents_list(shop_id, status, as_json):
 
 def _compensation_line(c: dict) -> str:
     what = c["action"].replace("_", " ")
-    value = f"{c['percent']} %" if c.get("percent") and c["action"] == "coupon_percent" else \
+    value = f"{c['percent']} %" if c.get("percent") and c["action"] == CompensationAction.COUPON_PERCENT else \
         f"{c['amount']} {c['currency']}"
     line = f"{what} {value}, {c['state'].replace('_', ' ')}"
     if c.get("code"):
@@ -351,7 +351,7 @@ def _decide(comp_id: int, decision) -> None:
         except LedgerError as exc:
             _fail(str(exc))
         s.commit()
-        if comp.state == "planned":
+        if comp.state == CompensationState.PLANNED:
             enqueue_compensation(redis_conn(app), comp.id)
         click.echo(json.dumps({"id": comp.id, "action": comp.action, "state": comp.state}))
 

@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugin.compensation.policy import default_policy
-from plugin.compensation.rules import ACTIONS, IncidentContext, PolicyError, parse_policy, plan, policy_json
-from plugin.incidents.detect import KINDS, RESPONSIBILITIES
+from plugin.compensation.rules import IncidentContext, PolicyError, parse_policy, plan, policy_json
+from plugin.vocabulary import CompensationAction, Kind, Responsibility, values
+
+KINDS, RESPONSIBILITIES = values(Kind), values(Responsibility)
 
 D = Decimal
 
@@ -164,7 +166,7 @@ def test_automatic_compensation_never_exceeds_the_cap_and_big_ones_wait(data, c,
     auto = sum((p.value for p in planned if "this rule always waits for approval" not in p.notes), D(0))
     assert auto <= max(cap - given_before, D(0))
     for p in planned:
-        assert p.action in ACTIONS and p.value >= 0
+        assert p.action in values(CompensationAction) and p.value >= 0
         assert p.amount is None or p.amount > 0 or p.action == "refund_shipping"
         if policy.approval_above is not None and p.value > policy.approval_above and \
                 "this rule always waits for approval" not in p.notes:

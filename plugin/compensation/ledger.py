@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,13 +23,21 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from plugin.compensation.policy import default_policy
 from plugin.compensation.rules import IncidentContext, Policy, PolicyError, first_match, parse_policy, plan
-from plugin.incidents.detect import family
 from plugin.orders.facts import iso
 from plugin.orders.money import fmt
-from plugin.storage.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop
+from plugin.storage.models import Compensation, Incident, Order, Shop
+from plugin.vocabulary import (
+    OPEN_STATUSES,
+    SPENT_STATES,
+    WITHDRAWABLE_STATES,
+    CompensationAction,
+    CompensationState,
+    IncidentStatus,
+    Kind,
+)
 
 log = logging.getLogger(__name__)
-SPENT_STATES = ("planned", "awaiting_approval", "issuing", "issued")
+C = CompensationState
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U: easy to read aloud and type
 
 
@@ -99,7 +108,7 @@ def _given(order: Order) -> Decimal:
 def idempotency_key(shop: Shop, order: Order, incident: Incident, action: str) -> str:
     """Names the incident without its database id (no flush needed): order, episode and when it opened."""
     opened = f"{incident.opened_at.timestamp():.6f}"
-    return f"rdr-{shop.id}-{order.platform_order_id}-{family(incident.kind)}-{opened}-{action}"
+    return f"rdr-{shop.id}-{order.platform_order_id}-{Kind(incident.kind).family}-{opened}-{action}"
 
 
 def _spent_this_month(session: Session, shop_id: int, now: datetime) -> Decimal:
@@ -114,7 +123,7 @@ def _spent_this_month(session: Session, shop_id: int, now: datetime) -> Decimal:
 def plan_for_incident(session: Session, incident: Incident, order: Order, shop: Shop,
                       now: datetime) -> list[Compensation]:
     """Add the compensations the shop's rules call for that this incident does not have yet."""
-    if incident.status not in OPEN_INCIDENT_STATUSES and incident.status != "resolved":
+    if incident.status not in OPEN_STATUSES and incident.status != IncidentStatus.RESOLVED:
         return []
     policy = _policy(shop)
     ctx = context(session, incident, order, now, count_orders=_counts_orders(policy))
@@ -130,8 +139,8 @@ def plan_for_incident(session: Session, incident: Incident, order: Order, shop: 
         comp = Compensation(
             action=p.action, amount=p.amount, percent=p.percent, currency=ctx.currency, value=p.value,
             valid_days=p.valid_days, rule=p.rule, notes=list(p.notes), idempotency_key=key,
-            state="awaiting_approval" if p.needs_approval else "planned",
-            code=coupon_code(key) if p.action.startswith("coupon") else None, created_at=now, updated_at=now,
+            state=C.AWAITING_APPROVAL if p.needs_approval else C.PLANNED,
+            code=coupon_code(key) if CompensationAction(p.action).is_coupon else None, created_at=now, updated_at=now,
         )
         incident.compensations.append(comp)
         new.append(comp)
@@ -142,24 +151,22 @@ def plan_for_incident(session: Session, incident: Incident, order: Order, shop: 
 
 def settle_incident(incident: Incident) -> None:
     """An open incident's status follows its compensations; resolved and dismissed ones keep theirs."""
-    if incident.status not in OPEN_INCIDENT_STATUSES:
+    if incident.status not in OPEN_STATUSES:
         return
     states = {c.state for c in incident.compensations}
-    if "awaiting_approval" in states:
-        incident.status = "awaiting_approval"
-    elif states & {"planned", "issuing"}:
-        incident.status = "compensating"
+    if C.AWAITING_APPROVAL in states:
+        incident.status = IncidentStatus.AWAITING_APPROVAL
+    elif states & {C.PLANNED, C.ISSUING}:
+        incident.status = IncidentStatus.COMPENSATING
     else:
-        incident.status = "open"
+        incident.status = IncidentStatus.OPEN
 
 
 # -- state changes: each is a compare-and-set on the row, so two deciders (a merchant, a job) never overwrite
 #    each other: the one that finds the state it expects wins, the other is told what happened.
 
-WITHDRAWABLE = ("planned", "awaiting_approval")
 
-
-def _swap(session: Session, comp: Compensation, expected: tuple[str, ...], **values) -> bool:
+def _swap(session: Session, comp: Compensation, expected: Collection[CompensationState], **values) -> bool:
     """Change the row only if its state is still one of `expected`; the loaded object follows."""
     done = session.execute(
         update(Compensation).where(Compensation.id == comp.id, Compensation.state.in_(expected)).values(**values)
@@ -175,15 +182,15 @@ def _swap(session: Session, comp: Compensation, expected: tuple[str, ...], **val
 
 def approve(session: Session, comp: Compensation, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
-    if not _swap(session, comp, ("awaiting_approval",), state="planned", updated_at=now,
+    if not _swap(session, comp, (C.AWAITING_APPROVAL,), state=C.PLANNED, updated_at=now,
                  notes=[*comp.notes, f"approved {now:%Y-%m-%d %H:%M} UTC"]):
         raise LedgerError(f"compensation {comp.id} is {comp.state}, not awaiting approval")
     settle_incident(comp.incident)
 
 
 def cancel(session: Session, comp: Compensation, now: datetime | None = None) -> None:
-    if not _swap(session, comp, WITHDRAWABLE, state="cancelled", updated_at=now or datetime.now(UTC)):
-        if comp.state == "issuing":
+    if not _swap(session, comp, WITHDRAWABLE_STATES, state=C.CANCELLED, updated_at=now or datetime.now(UTC)):
+        if comp.state == C.ISSUING:
             raise LedgerError(f"compensation {comp.id} is being issued: the store may already have made it, so "
                               "it can no longer be cancelled (only planned or waiting ones can be cancelled)")
         raise LedgerError(f"compensation {comp.id} is {comp.state}: only planned or waiting ones can be cancelled")
@@ -192,33 +199,33 @@ def cancel(session: Session, comp: Compensation, now: datetime | None = None) ->
 
 def withdraw(session: Session, comp: Compensation, now: datetime) -> bool:
     """Cancel a compensation nobody has started to issue (the order is gone); one being issued finishes."""
-    if comp.state not in WITHDRAWABLE:
+    if comp.state not in WITHDRAWABLE_STATES:
         return False
     if comp.id is None:  # planned in this very transaction: no job can have seen it
-        comp.state = "cancelled"
+        comp.state = C.CANCELLED
         return True
-    return _swap(session, comp, WITHDRAWABLE, state="cancelled", updated_at=now)
+    return _swap(session, comp, WITHDRAWABLE_STATES, state=C.CANCELLED, updated_at=now)
 
 
 def start_issuing(session: Session, comp: Compensation, now: datetime) -> bool:
     """planned (or a resumed issuing) → issuing, counting the attempt. A coupon's validity starts at its
     first issue, so one that waited for approval is never born expired."""
     expires = comp.expires_at
-    if expires is None and comp.action.startswith("coupon"):
+    if expires is None and CompensationAction(comp.action).is_coupon:
         expires = now.replace(microsecond=0) + timedelta(days=comp.valid_days or 90)
-    return _swap(session, comp, (comp.state,) if comp.state in ("planned", "issuing") else (),
-                 state="issuing", attempts=comp.attempts + 1, updated_at=now, expires_at=expires)
+    return _swap(session, comp, (comp.state,) if comp.state in (C.PLANNED, C.ISSUING) else (),
+                 state=C.ISSUING, attempts=comp.attempts + 1, updated_at=now, expires_at=expires)
 
 
 def mark_issued(session: Session, comp: Compensation, ref: str, now: datetime) -> None:
     # Nothing moves a compensation out of `issuing` but its own (locked) job, so this always applies.
-    _swap(session, comp, ("issuing",), state="issued", platform_ref=ref, error=None, updated_at=now)
+    _swap(session, comp, (C.ISSUING,), state=C.ISSUED, platform_ref=ref, error=None, updated_at=now)
     settle_incident(comp.incident)
 
 
 def mark_failed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:
     """The store said no: the compensation failed, and the incident says so in its evidence."""
-    _swap(session, comp, ("issuing",), state="failed", error=reason, updated_at=now)
+    _swap(session, comp, (C.ISSUING,), state=C.FAILED, error=reason, updated_at=now)
     what = f"{comp.action.replace('_', ' ')} of {describe_value(comp)}"
     comp.incident.evidence = [*comp.incident.evidence, {
         "at": iso(now), "source": "compensation", "fact": f"the {what} failed: {reason}; it needs the merchant"}]
@@ -228,11 +235,11 @@ def mark_failed(session: Session, comp: Compensation, reason: str, now: datetime
 def mark_unconfirmed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:
     """A transient problem: the compensation stays `issuing` (and counts against the caps) until the store
     confirms it exists or says no; the next run asks the store for its key before acting again."""
-    _swap(session, comp, ("issuing",), error=reason, updated_at=now)
+    _swap(session, comp, (C.ISSUING,), error=reason, updated_at=now)
 
 
 def describe_value(comp: Compensation) -> str:
-    if comp.action == "coupon_percent" and comp.percent is not None:
+    if comp.action == CompensationAction.COUPON_PERCENT and comp.percent is not None:
         return f"{comp.percent.normalize():f} %"
     return f"{fmt(comp.amount if comp.amount is not None else comp.value, comp.currency)} {comp.currency}"
 
@@ -248,7 +255,7 @@ def stuck(session: Session, now: datetime, older_than: timedelta = RESUME_AFTER)
     unreachable store is asked less and less often, but always again."""
     rows = session.execute(
         select(Compensation.id, Compensation.attempts, Compensation.updated_at)
-        .where(Compensation.state.in_(("planned", "issuing")), Compensation.updated_at < now - older_than)
+        .where(Compensation.state.in_((C.PLANNED, C.ISSUING)), Compensation.updated_at < now - older_than)
     ).all()
     due = []
     for cid, attempts, updated_at in rows:

@@ -21,11 +21,10 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from plugin.compensation.countries import country_code
-from plugin.incidents.detect import KINDS, RESPONSIBILITIES
 from plugin.orders.money import minor_units
+from plugin.vocabulary import Approval, CompensationAction, Kind, Responsibility, values
 
-ACTIONS = ("refund_shipping", "refund_amount", "refund_percent", "coupon_percent", "coupon_amount")
-APPROVAL = ("threshold", "always", "never")
+A = CompensationAction
 LIST_CONDITIONS = ("kind", "responsibility", "country", "carrier", "tags")
 NUMBER_CONDITIONS = ("min_delay_days", "max_delay_days", "min_total", "max_total", "min_shipping",
                      "min_customer_orders", "max_customer_orders")
@@ -57,8 +56,8 @@ class Conditions:
 
 
 @dataclass(frozen=True)
-class Action:
-    action: str
+class RuleAction:
+    action: CompensationAction
     amount: Decimal | None = None
     percent: Decimal | None = None
     valid_days: int | None = None
@@ -68,8 +67,8 @@ class Action:
 class Rule:
     name: str
     when: Conditions
-    then: tuple[Action, ...]
-    approval: str = "threshold"
+    then: tuple[RuleAction, ...]
+    approval: Approval = Approval.THRESHOLD
     enabled: bool = True
 
 
@@ -85,8 +84,8 @@ class Policy:
 class IncidentContext:
     """What the rules may look at; built from the incident and its order."""
 
-    kind: str
-    responsibility: str
+    kind: Kind
+    responsibility: Responsibility
     delay_days: Decimal
     total: Decimal
     shipping: Decimal
@@ -99,7 +98,7 @@ class IncidentContext:
 
 @dataclass
 class Planned:
-    action: str
+    action: CompensationAction
     rule: str
     value: Decimal  # what it costs the shop, for caps and approval
     amount: Decimal | None = None  # money refunded or a coupon's amount
@@ -199,14 +198,27 @@ def _parse_rule(raw: Any, i: int, problems: list[str]) -> Rule | None:
     before = len(problems)
     if not isinstance(name, str) or not name.strip():
         problems.append(f"{label} needs a name")
-    when = raw.get("when") or {}
+    when = _parse_conditions(raw.get("when") or {}, label, problems)
+    actions = _parse_actions(raw.get("then") or [], label, problems)
+    approval = raw.get("approval", Approval.THRESHOLD)
+    if approval not in values(Approval):
+        problems.append(f"{label}: approval must be one of {', '.join(values(Approval))}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"{label}: enabled must be true or false")
+    if len(problems) > before or when is None:
+        return None
+    return Rule(name=name.strip(), when=when, then=actions, approval=Approval(approval), enabled=enabled)
+
+
+def _parse_conditions(when: Any, label: str, problems: list[str]) -> Conditions | None:
     if not isinstance(when, dict):
         problems.append(f"{label}: its conditions must be an object")
-        when = {}
+        return None
     unknown = sorted(set(when) - set(LIST_CONDITIONS) - set(NUMBER_CONDITIONS))
     if unknown:
         problems.append(f"{label}: unknown condition {', '.join(map(repr, unknown))}")
-    allowed = {"kind": KINDS, "responsibility": RESPONSIBILITIES}
+    allowed = {"kind": values(Kind), "responsibility": values(Responsibility)}
     lists = {k: _choices(when.get(k), f"{label}: {k}", allowed.get(k), problems) for k in LIST_CONDITIONS}
     lists["country"] = _countries(lists["country"], label, problems)
     whole = {"min_customer_orders", "max_customer_orders"}
@@ -216,60 +228,54 @@ def _parse_rule(raw: Any, i: int, problems: list[str]) -> Rule | None:
                       ("min_customer_orders", "max_customer_orders")):
         if numbers[low] is not None and numbers[high] is not None and numbers[low] > numbers[high]:
             problems.append(f"{label}: {low.replace('_', ' ')} is above {high.replace('_', ' ')}")
-    then = raw.get("then") or []
+    return Conditions(**lists, **numbers)
+
+
+def _parse_actions(then: Any, label: str, problems: list[str]) -> tuple[RuleAction, ...]:
     if not isinstance(then, list):
         problems.append(f"{label}: its actions must be a list")
-        then = []
+        return ()
     parsed = [_parse_action(raw_action, f"{label}, action {j}", problems) for j, raw_action in enumerate(then, 1)]
-    actions = [a for a in parsed if a is not None]
+    actions = tuple(a for a in parsed if a is not None)
     kinds = [a.action for a in actions]
     if len(set(kinds)) != len(kinds):
         problems.append(f"{label}: the same action twice")
-    if sum(k.startswith("refund") for k in kinds) > 1:
+    if sum(not k.is_coupon for k in kinds) > 1:
         problems.append(f"{label}: at most one refund per rule")
-    approval = raw.get("approval", "threshold")
-    if approval not in APPROVAL:
-        problems.append(f"{label}: approval must be one of {', '.join(APPROVAL)}")
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        problems.append(f"{label}: enabled must be true or false")
-    if len(problems) > before:
-        return None
-    return Rule(name=name.strip(), when=Conditions(**lists, **numbers), then=tuple(actions), approval=approval,
-                enabled=enabled)
+    return actions
 
 
-def _parse_action(raw: Any, where: str, problems: list[str]) -> Action | None:
-    if not isinstance(raw, dict) or raw.get("action") not in ACTIONS:
+def _parse_action(raw: Any, where: str, problems: list[str]) -> RuleAction | None:
+    if not isinstance(raw, dict) or raw.get("action") not in values(A):
         got = raw.get("action") if isinstance(raw, dict) else raw
-        problems.append(f"{where}: {got!r} is not one of {', '.join(ACTIONS)}")
+        problems.append(f"{where}: {got!r} is not one of {', '.join(values(A))}")
         return None
-    kind = raw["action"]
+    kind = A(raw["action"])
     extra = sorted(set(raw) - {"action", "amount", "percent", "valid_days"})
     if extra:
         problems.append(f"{where}: unknown setting {', '.join(map(repr, extra))}")
     amount = percent = None
     valid = None
-    if kind in ("refund_amount", "coupon_amount"):
+    if kind in (A.REFUND_AMOUNT, A.COUPON_AMOUNT):
         amount = _number(raw.get("amount"), f"{where}: amount", problems, low=Decimal("0.01"), what="an amount")
         if amount is None and raw.get("amount") in (None, ""):
             problems.append(f"{where}: amount is missing")
-    if kind in ("refund_percent", "coupon_percent"):
+    if kind in (A.REFUND_PERCENT, A.COUPON_PERCENT):
         percent = _number(raw.get("percent"), f"{where}: percent", problems, low=Decimal("0.01"), high=HUNDRED,
                           what="a percentage")
         if percent is None and raw.get("percent") in (None, ""):
             problems.append(f"{where}: percent is missing")
-    if kind.startswith("coupon"):
+    if kind.is_coupon:
         days = _number(raw.get("valid_days", 90), f"{where}: valid days", problems, low=Decimal(1),
                        high=Decimal(365), whole=True, what="a number of days")
         valid = int(days) if days is not None else None
     elif raw.get("valid_days") not in (None, ""):
         problems.append(f"{where}: only coupons have valid days")
-    if (kind in ("refund_amount", "coupon_amount") and amount is None) or \
-            (kind in ("refund_percent", "coupon_percent") and percent is None) or \
-            (kind.startswith("coupon") and valid is None):
+    if (kind in (A.REFUND_AMOUNT, A.COUPON_AMOUNT) and amount is None) or \
+            (kind in (A.REFUND_PERCENT, A.COUPON_PERCENT) and percent is None) or \
+            (kind.is_coupon and valid is None):
         return None
-    return Action(action=kind, amount=amount, percent=percent, valid_days=valid)
+    return RuleAction(action=kind, amount=amount, percent=percent, valid_days=valid)
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:
@@ -343,51 +349,67 @@ def plan(policy: Policy, ctx: IncidentContext, already_given: Decimal = Decimal(
     if rule is None:
         return []
     cap = _money(ctx.total * policy.per_order_percent_of_total / HUNDRED, ctx.currency)
-    left = max(cap - already_given, Decimal(0))
+    budget = _Budget(cap, left=max(cap - already_given, Decimal(0)), month=spent_this_month)
     out: list[Planned] = []
-    month = spent_this_month
     for a in rule.then:
-        if a.action in have:
-            continue
-        p = _price(a, ctx, rule.name)
-        if p is None:
-            continue
-        if rule.approval == "always":
-            p.needs_approval = True
-            p.notes.append("this rule always waits for approval")
-            if p.value > left:
-                p.notes.append(f"above the per-order cap of {policy.per_order_percent_of_total}% ({cap})")
-        elif p.value > left:
-            if left <= 0:
-                continue  # the cap is used up: nothing more for this order automatically
-            _reduce(p, left, ctx)
-            if (p.amount is not None and p.amount <= 0) or (p.percent is not None and p.percent <= 0):
-                continue
-            p.notes.append(f"reduced to the per-order cap of {policy.per_order_percent_of_total}% ({cap})")
-        if rule.approval == "threshold" and policy.approval_above is not None and p.value > policy.approval_above:
-            p.needs_approval = True
-            p.notes.append(f"worth more than {policy.approval_above} {ctx.currency}")
-        if policy.monthly_amount is not None and month + p.value > policy.monthly_amount and not p.needs_approval:
-            p.needs_approval = True
-            p.notes.append(f"would pass the monthly cap of {policy.monthly_amount} {ctx.currency}")
-        left -= min(p.value, left)
-        month += p.value
-        out.append(p)
+        p = None if a.action in have else _price(a, ctx, rule.name)
+        if p is not None and _fit(p, rule, policy, budget, ctx):
+            budget.spend(p.value)
+            out.append(p)
     return out
 
 
-def _price(a: Action, ctx: IncidentContext, rule: str) -> Planned | None:
+@dataclass
+class _Budget:
+    """What one order may still get automatically, and the shop's spending this month so far."""
+
+    cap: Decimal
+    left: Decimal
+    month: Decimal
+
+    def spend(self, value: Decimal) -> None:
+        self.left -= min(value, self.left)
+        self.month += value
+
+
+def _fit(p: Planned, rule: Rule, policy: Policy, budget: _Budget, ctx: IncidentContext) -> bool:
+    """Fit one priced action to the caps and decide whether it waits for approval; False drops it."""
+    cap_note = f"the per-order cap of {policy.per_order_percent_of_total}% ({budget.cap})"
+    if rule.approval == Approval.ALWAYS:
+        p.needs_approval = True
+        p.notes.append("this rule always waits for approval")
+        if p.value > budget.left:
+            p.notes.append(f"above {cap_note}")
+    elif p.value > budget.left:
+        if budget.left <= 0:
+            return False  # the cap is used up: nothing more for this order automatically
+        _reduce(p, budget.left, ctx)
+        if (p.amount is not None and p.amount <= 0) or (p.percent is not None and p.percent <= 0):
+            return False
+        p.notes.append(f"reduced to {cap_note}")
+    above = policy.approval_above
+    if rule.approval == Approval.THRESHOLD and above is not None and p.value > above:
+        p.needs_approval = True
+        p.notes.append(f"worth more than {above} {ctx.currency}")
+    monthly = policy.monthly_amount
+    if monthly is not None and budget.month + p.value > monthly and not p.needs_approval:
+        p.needs_approval = True
+        p.notes.append(f"would pass the monthly cap of {monthly} {ctx.currency}")
+    return True
+
+
+def _price(a: RuleAction, ctx: IncidentContext, rule: str) -> Planned | None:
     cur = ctx.currency
-    if a.action == "refund_shipping":
+    if a.action == A.REFUND_SHIPPING:
         amount = _money(ctx.shipping, cur)
         return Planned(a.action, rule, amount, amount=amount) if amount > 0 else None
-    if a.action == "refund_amount":
+    if a.action == A.REFUND_AMOUNT:
         amount = _money(min(a.amount, ctx.total), cur)
         return Planned(a.action, rule, amount, amount=amount) if amount > 0 else None
-    if a.action == "refund_percent":
+    if a.action == A.REFUND_PERCENT:
         amount = _money(ctx.total * a.percent / HUNDRED, cur)
         return Planned(a.action, rule, amount, amount=amount, percent=a.percent) if amount > 0 else None
-    if a.action == "coupon_percent":
+    if a.action == A.COUPON_PERCENT:
         value = _money(ctx.total * a.percent / HUNDRED, cur)
         return Planned(a.action, rule, value, percent=a.percent, valid_days=a.valid_days)
     amount = _money(a.amount, cur)
@@ -395,10 +417,10 @@ def _price(a: Action, ctx: IncidentContext, rule: str) -> Planned | None:
 
 
 def _reduce(p: Planned, left: Decimal, ctx: IncidentContext) -> None:
-    if p.action == "coupon_percent":
+    if p.action == A.COUPON_PERCENT:
         p.percent = (left * HUNDRED / ctx.total).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
         p.value = _money(ctx.total * p.percent / HUNDRED, ctx.currency)
     else:
         p.amount = p.value = left
-        if p.action == "refund_percent":
+        if p.action == A.REFUND_PERCENT:
             p.percent = (left * HUNDRED / ctx.total).quantize(Decimal("0.01"), rounding=ROUND_DOWN)

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from plugin.orders.facts import iso
 from plugin.orders.money import fmt
 from plugin.storage.models import Compensation, Incident, Order
-
-STATUSES = ("open", "awaiting_approval", "compensating", "resolved", "dismissed")
+from plugin.vocabulary import CompensationAction
 
 
 def incident_json(inc: Incident) -> dict[str, Any]:
@@ -47,7 +46,7 @@ def compensation_json(c: Compensation) -> dict[str, Any]:
     }
     if c.percent is not None:
         out["percent"] = format(c.percent.normalize(), "f")
-    if c.action.startswith("coupon"):
+    if CompensationAction(c.action).is_coupon:
         out["code"] = c.code
         out["expires_at"] = iso(c.expires_at) if c.expires_at else None
     return out

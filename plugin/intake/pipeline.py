@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session, selectinload
 
 import connectors
 from connectors.base import PayloadError, json_object
-from plugin.compensation.ledger import plan_for_incident, withdraw
-from plugin.incidents.detect import Assessment, assess, family
+from plugin.incidents.detect import assess
+from plugin.incidents.lifecycle import Applied, apply_assessment
 from plugin.orders.calendars import CalendarError
 from plugin.orders.facts import OrderFacts, ShopEvent
 from plugin.orders.merge import merge
 from plugin.orders.timing import TimingPolicy
 from plugin.shops import privacy
-from plugin.storage.models import OPEN_INCIDENT_STATUSES, Compensation, Incident, Order, Shop, WebhookDelivery
+from plugin.storage.models import Compensation, Incident, Order, Shop, WebhookDelivery
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -41,13 +41,6 @@ class BatchResult:
     failed: int = 0
     compensations: list[Compensation] = field(default_factory=list)  # newly planned, to issue after commit
     retry_later: list[int] = field(default_factory=list)  # failed deliveries a later drain tries again
-
-
-@dataclass
-class Applied:
-    opened: int = 0
-    resolved: int = 0
-    compensations: list[Compensation] = field(default_factory=list)
 
 
 Parsed = tuple[WebhookDelivery, list]
@@ -243,70 +236,6 @@ def save_facts(order: Order, facts: OrderFacts) -> None:
     order.estimated_delivery_at = facts.estimated_delivery_at
     order.source_updated_at = facts.updated_at
     order.deleted = facts.deleted_at is not None
-
-
-def _add_evidence(incident: Incident, entries: list[dict]) -> bool:
-    seen = {(e.get("at"), e.get("fact")) for e in incident.evidence}
-    new = [e for e in entries if (e.get("at"), e.get("fact")) not in seen]
-    if new:
-        incident.evidence = [*incident.evidence, *new]  # reassign: JSON columns track assignment
-    return bool(new)
-
-
-def _dismiss(session: Session, incident: Incident, evidence: list[dict], now: datetime) -> None:
-    _add_evidence(incident, evidence)
-    incident.status, incident.resolved_at = "dismissed", now
-    for comp in incident.compensations:
-        withdraw(session, comp, now)  # one already being issued finishes
-
-
-def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, now: datetime) -> Applied:
-    """Open, update, resolve or dismiss this order's incidents, and plan what the shop's rules owe."""
-    open_by_family = {family(i.kind): i for i in order.incidents if i.status in OPEN_INCIDENT_STATUSES}
-    out = Applied()
-    if a.dismiss is not None:
-        for inc in open_by_family.values():
-            _dismiss(session, inc, a.dismiss, now)  # the order is gone: nothing left to compensate
-        order.next_check_at = None
-        return out
-    for f in a.findings:
-        inc = open_by_family.get(family(f.kind))
-        if inc is None:
-            inc = Incident(shop_id=order.shop_id, kind=f.kind, responsibility=f.responsibility,
-                           status="open", evidence=list(f.evidence), opened_at=now, late_since=f.since or now)
-            order.incidents.append(inc)
-            open_by_family[family(f.kind)] = inc
-            out.opened += 1
-            out.compensations.extend(plan_for_incident(session, inc, order, shop, now))
-            continue
-        changes = []
-        if inc.kind != f.kind:
-            changes.append(f"now {f.kind} (was {inc.kind})")
-            inc.kind = f.kind
-        if inc.responsibility != f.responsibility:
-            changes.append(f"verdict changed from {inc.responsibility} to {f.responsibility}")
-            inc.responsibility = f.responsibility
-        if changes:
-            f.evidence.append({"at": f.evidence[-1]["at"], "source": f.evidence[-1]["source"],
-                               "fact": "; ".join(changes)})
-        _add_evidence(inc, f.evidence)
-        if f.since and (inc.late_since is None or f.since < inc.late_since):
-            inc.late_since = f.since
-        # The same incident can earn more as facts change (a longer delay, a new verdict).
-        out.compensations.extend(plan_for_incident(session, inc, order, shop, now))
-    active = {family(f.kind) for f in a.findings}
-    for fam, evidence in a.withdrawn.items():
-        if fam in open_by_family and fam not in active:
-            # Opened without grounds: dismissed, and what was not paid yet is not owed.
-            _dismiss(session, open_by_family.pop(fam), evidence, now)
-    for fam, evidence in a.recovered.items():
-        inc = open_by_family.get(fam)
-        if inc is not None and fam not in active:
-            _add_evidence(inc, evidence)
-            inc.status, inc.resolved_at = "resolved", now
-            out.resolved += 1
-    order.next_check_at = a.next_check_at
-    return out
 
 
 def _shops(session: Session, ids: set[int]) -> dict[int, Shop]:

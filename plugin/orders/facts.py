@@ -14,6 +14,8 @@ from typing import Any
 # Normalized financial states (platform values are mapped onto these).
 FINANCIAL = ("pending", "authorized", "paid", "partially_paid", "partially_refunded", "refunded",
              "voided", "expired", "failed", "unknown")
+# Financial states in which the customer's money was taken or held at some point.
+PAYMENT_TAKEN = frozenset({"paid", "partially_paid", "authorized", "partially_refunded", "refunded"})
 # Normalized cancel reasons.
 CANCEL_REASONS = ("customer", "payment_declined", "fraud", "inventory", "staff", "other", "unpaid")
 # Shipment statuses (Shopify's shipment_status vocabulary, which WooCommerce tracking is mapped onto)

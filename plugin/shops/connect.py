@@ -20,6 +20,7 @@ from plugin.config import Config
 from plugin.orders.facts import iso
 from plugin.storage.crypto import Vault, hash_token, new_api_token
 from plugin.storage.models import Shop
+from plugin.vocabulary import Platform
 
 
 class ShopError(ValueError):
@@ -51,16 +52,24 @@ def check_store_url(url: str, allow_private: bool) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
-def _exists(session: Session, platform: str, domain: str) -> None:
-    if session.execute(select(Shop.id).where(Shop.platform == platform, Shop.domain == domain)).first():
+def _find(session: Session, platform: Platform, domain: str) -> Shop | None:
+    return session.execute(select(Shop).where(Shop.platform == platform, Shop.domain == domain)).scalar_one_or_none()
+
+
+def _exists(session: Session, platform: Platform, domain: str) -> None:
+    if _find(session, platform, domain) is not None:
         raise ShopError(f"a {platform} shop {domain} is already connected")
+
+
+# An address a mail server can try: something @ a dotted domain, no spaces. Deliverability is the mail's test.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def check_email(email: str | None) -> str | None:
     if not email:
         return None
     email = email.strip().lower()
-    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+    if not EMAIL.match(email):
         raise ShopError(f"{email!r} is not an email address")
     return email
 
@@ -87,8 +96,8 @@ def add_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str, tok
             raise ShopError(f"--admin-url must be an http(s) URL, got {admin_url!r}")
         if parts.scheme == "http" and not cfg.allow_private_stores:
             raise ShopError("--admin-url must be https (http only with REDRESS_ALLOW_PRIVATE_STORES=1)")
-    _exists(session, "shopify", domain)
-    shop, api_token = _create(session, vault, platform="shopify", domain=domain,
+    _exists(session, Platform.SHOPIFY, domain)
+    shop, api_token = _create(session, vault, platform=Platform.SHOPIFY, domain=domain,
                               admin_url=admin_url or _local_admin_url(cfg, domain),
                               credentials={"access_token": token.strip()}, webhook_secret=webhook_secret,
                               timezone=check_timezone(timezone))
@@ -103,12 +112,12 @@ def add_woocommerce(session: Session, vault: Vault, cfg: Config, *, url: str, ke
     check_timezone(timezone)
     if not key.startswith("ck_") or not secret.startswith("cs_"):
         raise ShopError("WooCommerce REST keys look like ck_… (key) and cs_… (secret)")
-    _exists(session, "woocommerce", base)
+    _exists(session, Platform.WOOCOMMERCE, base)
     generated = None
     if not webhook_secret:
         # The merchant pastes this into WooCommerce's webhook form; it is shown once, like the API token.
         webhook_secret = generated = secrets.token_urlsafe(32)
-    shop, token = _create(session, vault, platform="woocommerce", domain=base, admin_url=None,
+    shop, token = _create(session, vault, platform=Platform.WOOCOMMERCE, domain=base, admin_url=None,
                           credentials={"consumer_key": key, "consumer_secret": secret, "api_refund": api_refund},
                           webhook_secret=webhook_secret, timezone=timezone)
     shop.owner_email = check_email(owner_email)
@@ -141,7 +150,7 @@ def shop_json(shop: Shop, cfg: Config) -> dict[str, Any]:
         "sync_error": shop.sync_error,
         "sync_error_at": iso(shop.sync_error_at) if shop.sync_error_at else None,
     }
-    if shop.platform == "shopify":
+    if shop.platform == Platform.SHOPIFY:
         out["admin_url"] = shop.admin_url or f"https://{shop.domain}/admin/api/{cfg.shopify_api_version}/graphql.json"
         out["webhook_url"] = f"{cfg.public_url}/webhooks/shopify"
     else:
@@ -161,10 +170,10 @@ def install_shopify(session: Session, vault: Vault, cfg: Config, *, domain: str,
     domain = domain.strip().lower()
     if not valid_shop_domain(domain):
         raise ShopError(f"{domain!r} is not a shop host like my-store.myshopify.com")
-    shop = session.execute(select(Shop).where(Shop.platform == "shopify", Shop.domain == domain)).scalar_one_or_none()
+    shop = _find(session, Platform.SHOPIFY, domain)
     admin_url = _local_admin_url(cfg, domain)
     if shop is None:
-        shop, _ = _create(session, vault, platform="shopify", domain=domain, admin_url=admin_url,
+        shop, _ = _create(session, vault, platform=Platform.SHOPIFY, domain=domain, admin_url=admin_url,
                           credentials=credentials, webhook_secret=None, timezone="UTC")
         return shop
     shop.credentials = vault.encrypt(json.dumps(credentials))
@@ -177,10 +186,10 @@ def connect_woocommerce_keys(session: Session, vault: Vault, cfg: Config, *, url
                              secret: str, owner_email: str | None = None) -> Shop:
     """The /wc-auth key callback: create the shop, or take the new keys on a repeated callback."""
     base = check_store_url(url, cfg.allow_private_stores)
-    shop = session.execute(select(Shop).where(Shop.platform == "woocommerce", Shop.domain == base)).scalar_one_or_none()
+    shop = _find(session, Platform.WOOCOMMERCE, base)
     credentials = {"consumer_key": key, "consumer_secret": secret, "api_refund": True}
     if shop is None:
-        shop, _ = _create(session, vault, platform="woocommerce", domain=base, admin_url=None,
+        shop, _ = _create(session, vault, platform=Platform.WOOCOMMERCE, domain=base, admin_url=None,
                           credentials=credentials, webhook_secret=secrets.token_urlsafe(32), timezone="UTC")
         shop.owner_email = check_email(owner_email)
         return shop

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -11,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -25,6 +27,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from plugin.vocabulary import (
+    OPEN_STATUSES,
+    CompensationAction,
+    CompensationState,
+    IncidentStatus,
+    Kind,
+    Platform,
+    Responsibility,
+    values,
+)
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -33,7 +46,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-OPEN_INCIDENT_STATUSES = ("open", "awaiting_approval", "compensating")
 
 
 def utcnow() -> datetime:
@@ -63,6 +75,16 @@ class UTCDateTime(TypeDecorator):
 Money = Numeric(18, 4, asdecimal=True)
 
 
+def words(vocabulary: type[StrEnum], length: int) -> Enum:
+    """A column holding one word of a vocabulary: stored as its plain string (VARCHAR, no database enum
+    type to migrate), read back as the member, and an unknown word is refused before it is written."""
+    return Enum(vocabulary, native_enum=False, length=length, validate_strings=True, values_callable=values)
+
+
+# The partial unique index below is written in SQL: the open statuses, spelled from the vocabulary.
+_OPEN_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in IncidentStatus if s in OPEN_STATUSES) + ")"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
@@ -72,7 +94,7 @@ class Shop(Base):
     __tablename__ = "shops"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform: Mapped[str] = mapped_column(String(20))
+    platform: Mapped[Platform] = mapped_column(words(Platform, 20))
     # Shopify: the myshopify.com host; WooCommerce: the store's base URL.
     domain: Mapped[str] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(255))
@@ -102,7 +124,7 @@ class WebhookDelivery(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    platform: Mapped[str] = mapped_column(String(20))
+    platform: Mapped[Platform] = mapped_column(words(Platform, 20))
     topic: Mapped[str] = mapped_column(String(100))
     delivery_key: Mapped[str] = mapped_column(String(128))
     body: Mapped[bytes] = mapped_column(LargeBinary)
@@ -162,9 +184,9 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))
-    responsibility: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    kind: Mapped[Kind] = mapped_column(words(Kind, 40))
+    responsibility: Mapped[Responsibility] = mapped_column(words(Responsibility, 20))
+    status: Mapped[IncidentStatus] = mapped_column(words(IncidentStatus, 20), default=IncidentStatus.OPEN)
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     opened_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
@@ -181,8 +203,7 @@ class Incident(Base):
         # One open incident per order and kind, enforced by the database itself.
         Index(
             "uq_incidents_open_order_kind", "order_id", "kind", unique=True,
-            sqlite_where=text("status IN ('open', 'awaiting_approval', 'compensating')"),
-            postgresql_where=text("status IN ('open', 'awaiting_approval', 'compensating')"),
+            sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL),
         ),
         Index("ix_incidents_order_id", "order_id"),
     )
@@ -193,11 +214,12 @@ class Compensation(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    action: Mapped[str] = mapped_column(String(30))
+    action: Mapped[CompensationAction] = mapped_column(words(CompensationAction, 30))
     amount: Mapped[Decimal | None] = mapped_column(Money)
     percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
     currency: Mapped[str | None] = mapped_column(String(3))
-    state: Mapped[str] = mapped_column(String(20), default="planned")
+    state: Mapped[CompensationState] = mapped_column(words(CompensationState, 20),
+                                                     default=CompensationState.PLANNED)
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     platform_ref: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)

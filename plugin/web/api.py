@@ -6,9 +6,10 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
 from plugin.extensions import db
-from plugin.incidents.presentation import STATUSES, list_incidents
+from plugin.incidents.presentation import list_incidents
 from plugin.storage.crypto import hash_token
 from plugin.storage.models import Shop
+from plugin.vocabulary import IncidentStatus, values
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -19,8 +20,8 @@ def incidents():
     if not auth.startswith("Bearer ") or not auth[7:].strip():
         return jsonify({"error": "missing bearer token"}), 401, {"WWW-Authenticate": "Bearer"}
     status = request.args.get("status")
-    if status is not None and status not in STATUSES:
-        return jsonify({"error": f"status must be one of {', '.join(STATUSES)}"}), 400
+    if status is not None and status not in values(IncidentStatus):
+        return jsonify({"error": f"status must be one of {', '.join(values(IncidentStatus))}"}), 400
     with db(current_app).session() as s:
         shop = s.execute(select(Shop).where(Shop.api_token_hash == hash_token(auth[7:].strip()))).scalar_one_or_none()
         if shop is None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from plugin.extensions import config, vault
 from plugin.shops.connect import install_shopify
 from plugin.storage.models import Shop
+from plugin.vocabulary import Platform
 from plugin.web import auth
 from plugin.web.install import enqueue_subscribe
 from plugin.web.settings import _page, save_for_shop
@@ -57,7 +58,7 @@ def _http_client() -> httpx.Client | None:
 def _shop_for(result) -> Shop | None:
     domain = (result.id_token.claims.get("dest") or "").replace("https://", "").lower()
     s = auth.g_session()
-    shop = s.execute(select(Shop).where(Shop.platform == "shopify", Shop.domain == domain)).scalar_one_or_none()
+    shop = s.execute(select(Shop).where(Shop.platform == Platform.SHOPIFY, Shop.domain == domain)).scalar_one_or_none()
     if shop is not None and shop.active and shop.credentials:
         return shop
     exchanged = token_exchange("offline", _app_config(), id_token=result.id_token, expiring=True,

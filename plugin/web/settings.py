@@ -11,17 +11,17 @@ from sqlalchemy import func, select
 
 from plugin.compensation.policy import default_policy
 from plugin.compensation.preview import preview
-from plugin.compensation.rules import APPROVAL, PolicyError, parse_policy
+from plugin.compensation.rules import PolicyError, parse_policy
 from plugin.extensions import config, redis_conn
-from plugin.incidents.detect import KINDS, RESPONSIBILITIES
 from plugin.orders.calendars import CalendarError
 from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
 from plugin.shops import connection
-from plugin.shops.connect import ShopError, check_email
+from plugin.shops.connect import EMAIL, ShopError, check_email
 from plugin.storage import mailer
 from plugin.storage.models import DataExport, Shop
+from plugin.vocabulary import Approval, Kind, Responsibility
 from plugin.web import auth
-from plugin.web.settings_form import COUPONS, EMAIL, LANGUAGES, REFUNDS, policy_from_form, rules_for_form
+from plugin.web.settings_form import COUPONS, LANGUAGES, REFUNDS, policy_from_form, rules_for_form
 
 bp = Blueprint("settings", __name__)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -70,8 +70,8 @@ def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, 
         caps=policy.get("caps") if isinstance(policy.get("caps"), dict) else {},
         timing=_timing_for_form(policy), timezone=timezone, problems=list(problems),
         stored_problems=stored_problems if not problems else [],
-        saved=saved, kinds=KINDS, responsibilities=RESPONSIBILITIES, refunds=REFUNDS, coupons=COUPONS,
-        approvals=APPROVAL, weekdays=WEEKDAYS, csrf=session.get("csrf"), current=current, after=after,
+        saved=saved, kinds=list(Kind), responsibilities=list(Responsibility), refunds=REFUNDS, coupons=COUPONS,
+        approvals=list(Approval), weekdays=WEEKDAYS, csrf=session.get("csrf"), current=current, after=after,
         contact=contact if isinstance(contact, dict) else {},
         languages=languages if isinstance(languages, list) else ["en"], all_languages=LANGUAGES,
         embedded=embedded, exports=exports, connection=connection.cached_check(current_app, s, shop, now),

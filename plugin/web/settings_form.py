@@ -11,12 +11,13 @@ from plugin.compensation.countries import country_code
 from plugin.compensation.rules import PolicyError, parse_policy
 from plugin.orders.calendars import CalendarError
 from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
+from plugin.shops.connect import EMAIL
+from plugin.vocabulary import CompensationAction
 
-REFUNDS = ("refund_shipping", "refund_amount", "refund_percent")
+REFUNDS = tuple(a for a in CompensationAction if not a.is_coupon)
+COUPONS = tuple(a for a in CompensationAction if a.is_coupon)
 LANGUAGES = {"en": "English", "es": "Español"}
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
-COUPONS = ("coupon_percent", "coupon_amount")
 
 
 def _words(value: str) -> list[str]:
@@ -74,13 +75,13 @@ def _rule_from_form(form: MultiDict, i: str) -> dict[str, Any]:
     then = []
     if f("refund"):
         action = {"action": f("refund")}
-        if f("refund") == "refund_amount":
+        if f("refund") == CompensationAction.REFUND_AMOUNT:
             action["amount"] = f("refund_value")
-        elif f("refund") == "refund_percent":
+        elif f("refund") == CompensationAction.REFUND_PERCENT:
             action["percent"] = f("refund_value")
         then.append(action)
     if f("coupon"):
-        key = "percent" if f("coupon") == "coupon_percent" else "amount"
+        key = "percent" if f("coupon") == CompensationAction.COUPON_PERCENT else "amount"
         then.append({"action": f("coupon"), key: f("coupon_value"), "valid_days": f("valid_days") or "90"})
     return {"name": f("name"), "enabled": bool(form.get(f"rule-{i}-enabled")), "approval": f("approval") or "threshold",
             "when": when, "then": then}

@@ -15,6 +15,7 @@ from connectors.base import PayloadError, hmac_sha256_b64_matches, json_object
 from plugin.extensions import config, db, redis_conn
 from plugin.intake import inbox
 from plugin.storage.shop_secrets import ShopSecrets
+from plugin.vocabulary import Platform
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -89,21 +90,21 @@ def shopify():
     domain = (h.get("X-Shopify-Shop-Domain") or "").strip().lower()
     app_secret = config(current_app).shopify_api_secret
     try:
-        shop = _shops().get("shopify", domain=domain) if domain else None
+        shop = _shops().get(Platform.SHOPIFY, domain=domain) if domain else None
     except (OperationalError, DBAPIError):
         return _answer(503, "database unavailable, retry later")
     shop_id = shop.id if shop else None
     secrets = [shop.webhook_secret] if shop and shop.webhook_secret else [app_secret or ""]
     if not hmac_sha256_b64_matches(body, signature, secrets):
         return _answer(401, "invalid HMAC signature")
-    conn = connectors.get("shopify")
+    conn = connectors.get(Platform.SHOPIFY)
     topic = conn.topic(h)
     key = conn.delivery_key(h, body)
     if not topic or not key or not domain:
         return _answer(400, "missing X-Shopify-Topic, X-Shopify-Webhook-Id or X-Shopify-Shop-Domain")
     if (refused := _refusal(body)) is not None:
         return refused
-    return _accept(shop_id, "shopify", topic, key, body)
+    return _accept(shop_id, Platform.SHOPIFY, topic, key, body)
 
 
 @bp.post("/woocommerce/<int:shop_id>")
@@ -112,7 +113,7 @@ def woocommerce(shop_id: int):
     if not isinstance(body, bytes):
         return body
     try:
-        shop = _shops().get("woocommerce", shop_id=shop_id)
+        shop = _shops().get(Platform.WOOCOMMERCE, shop_id=shop_id)
     except (OperationalError, DBAPIError):
         return _answer(503, "database unavailable, retry later")
     if shop is None:
@@ -126,10 +127,10 @@ def woocommerce(shop_id: int):
         return _answer(401, "missing X-WC-Webhook-Signature")
     if not hmac_sha256_b64_matches(body, signature, [shop.webhook_secret or ""]):
         return _answer(401, "invalid signature")
-    conn = connectors.get("woocommerce")
+    conn = connectors.get(Platform.WOOCOMMERCE)
     topic = conn.topic(h)
     if not topic:
         return _answer(400, "missing X-WC-Webhook-Topic")
     if (refused := _refusal(body)) is not None:
         return refused
-    return _accept(shop_id, "woocommerce", topic, conn.delivery_key(h, body), body)
+    return _accept(shop_id, Platform.WOOCOMMERCE, topic, conn.delivery_key(h, body), body)

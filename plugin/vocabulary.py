@@ -1,0 +1,111 @@
+"""The words Redress records and shows, each defined once: kinds of incident, whose fault, incident
+statuses and compensation states and actions. Models, JSON, the CLI, the settings form and the rules all
+use these; the stored and shown value of each member is its lower-case string.
+
+Pure: the standard library only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    SHOPIFY = "shopify"
+    WOOCOMMERCE = "woocommerce"
+
+
+class Kind(StrEnum):
+    """What went wrong with an order (README, "Incidents")."""
+
+    PAYMENT_FAILED = "payment_failed"
+    ORDER_CANCELLED = "order_cancelled"
+    FULFILLMENT_LATE = "fulfillment_late"
+    PICKUP_LATE = "pickup_late"
+    TRANSIT_STALLED = "transit_stalled"
+    DELIVERY_LATE = "delivery_late"
+    DELIVERY_FAILED = "delivery_failed"
+    RETURNED_TO_SENDER = "returned_to_sender"
+    LOST = "lost"
+
+    @property
+    def family(self) -> Family:
+        """Kinds of one family describe one episode: an order has at most one open incident per family."""
+        return _FAMILY.get(self) or Family(self.value)
+
+
+class Family(StrEnum):
+    HANDOVER = "handover"  # fulfillment_late, then pickup_late once a label is made
+    TRANSIT = "transit"  # transit_stalled, delivery_late and lost replace each other as the silence grows
+    PAYMENT_FAILED = "payment_failed"
+    ORDER_CANCELLED = "order_cancelled"
+    DELIVERY_FAILED = "delivery_failed"
+    RETURNED_TO_SENDER = "returned_to_sender"
+
+
+_FAMILY = {Kind.FULFILLMENT_LATE: Family.HANDOVER, Kind.PICKUP_LATE: Family.HANDOVER,
+           Kind.TRANSIT_STALLED: Family.TRANSIT, Kind.DELIVERY_LATE: Family.TRANSIT, Kind.LOST: Family.TRANSIT}
+
+
+class Responsibility(StrEnum):
+    """Whose fault an incident is."""
+
+    SHOP = "shop"
+    CARRIER = "carrier"
+    CUSTOMER = "customer"
+    PAYMENT = "payment"
+    UNKNOWN = "unknown"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    AWAITING_APPROVAL = "awaiting_approval"  # a compensation waits for the merchant
+    COMPENSATING = "compensating"  # a compensation is being issued
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"  # it had no grounds (a deleted order, a parcel nobody can follow)
+
+
+OPEN_STATUSES = frozenset({IncidentStatus.OPEN, IncidentStatus.AWAITING_APPROVAL, IncidentStatus.COMPENSATING})
+
+
+class CompensationState(StrEnum):
+    PLANNED = "planned"
+    AWAITING_APPROVAL = "awaiting_approval"
+    ISSUING = "issuing"  # the platform may have acted: asked before anything is tried again
+    ISSUED = "issued"
+    FAILED = "failed"  # refused by the store, in its own words
+    CANCELLED = "cancelled"
+
+
+# What a compensation costs the shop while it is in these states (caps and budgets count it).
+SPENT_STATES = frozenset({CompensationState.PLANNED, CompensationState.AWAITING_APPROVAL,
+                          CompensationState.ISSUING, CompensationState.ISSUED})
+# Not yet issuing: the merchant or a changed verdict can still withdraw it.
+WITHDRAWABLE_STATES = frozenset({CompensationState.PLANNED, CompensationState.AWAITING_APPROVAL})
+
+
+class CompensationAction(StrEnum):
+    """What a compensation rule gives."""
+
+    REFUND_SHIPPING = "refund_shipping"
+    REFUND_AMOUNT = "refund_amount"
+    REFUND_PERCENT = "refund_percent"
+    COUPON_PERCENT = "coupon_percent"
+    COUPON_AMOUNT = "coupon_amount"
+
+    @property
+    def is_coupon(self) -> bool:
+        return self in (CompensationAction.COUPON_PERCENT, CompensationAction.COUPON_AMOUNT)
+
+
+class Approval(StrEnum):
+    """When a rule's compensation waits for the merchant."""
+
+    THRESHOLD = "threshold"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
+    """The stored words of a vocabulary, in its order (for choices, forms and error messages)."""
+    return tuple(m.value for m in vocabulary)
