@@ -95,6 +95,10 @@ class Connector(Protocol):
 
     def list_webhooks(self, access: ShopAccess, retry=None) -> list[Webhook]: ...
 
+    def refresh_credentials(self, access: ShopAccess, api_key: str, api_secret: str,
+                            shop_url: str = "https://{shop}") -> dict[str, str]:
+        """Fresh credentials for ones that expire (`expires_at` in them), to merge over the stored ones."""
+
 
 def hmac_sha256_b64_matches(body: bytes, signature: str | None, secrets: list[str]) -> bool:
     """base64(HMAC-SHA256(raw body)) compared in constant time against each candidate secret."""

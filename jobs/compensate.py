@@ -26,6 +26,7 @@ from plugin.extensions import config, db, redis_conn
 from plugin.orders.money import fmt
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Compensation, Incident, Order
+from plugin.storage.queue import exclusive
 from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
@@ -54,15 +55,10 @@ LOCK_SECONDS = 600
 def issue(compensation_id: int, retry=None) -> str:
     app = get_app()
     conn = redis_conn(app)
-    lock = f"redress:compensate:{compensation_id}"
     # Two runs must never talk to the platform for one compensation at once (a WooCommerce refund has no
     # idempotency key of its own); a run that dies leaves the row `issuing` for the sweep to resume.
-    if not conn.set(lock, "1", nx=True, ex=LOCK_SECONDS):
-        return "busy"
-    try:
-        return _issue(app, compensation_id, retry or config(app).job_retry())
-    finally:
-        conn.delete(lock)
+    with exclusive(conn, f"compensate:{compensation_id}", LOCK_SECONDS) as mine:
+        return _issue(app, compensation_id, retry or config(app).job_retry()) if mine else "busy"
 
 
 def _issue(app, compensation_id: int, retry) -> str:

@@ -14,7 +14,7 @@ from plugin.extensions import config, db, redis_conn
 from plugin.intake.reconcile import reconcile_shop, record_failure
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Shop
-from plugin.storage.queue import request_drain
+from plugin.storage.queue import exclusive, request_drain
 
 log = logging.getLogger(__name__)
 LOCK_SECONDS = 900
@@ -33,15 +33,10 @@ def run(shop_id: int | None = None, max_pages: int | None = None, retry=None) ->
         if shop_id is not None and not shops:
             return [{"shop_id": shop_id, "error": "no such shop"}]
         for shop in shops:
-            lock = f"redress:reconcile:{shop.id}"
             # One pass per shop at a time, however many workers and clocks there are.
-            if not conn.set(lock, "1", nx=True, ex=LOCK_SECONDS):
-                results.append({"shop_id": shop.id, "skipped": "another pass is running"})
-                continue
-            try:
-                results.append(_one(app, s, shop, max_pages, retry))
-            finally:
-                conn.delete(lock)
+            with exclusive(conn, f"reconcile:{shop.id}", LOCK_SECONDS) as mine:
+                results.append(_one(app, s, shop, max_pages, retry) if mine else
+                               {"shop_id": shop.id, "skipped": "another pass is running"})
     if any(r.get("stored") or r.get("error") for r in results):
         request_drain(conn)  # a pass that failed part-way may have stored pages before it stopped
     return results

@@ -15,7 +15,7 @@ from plugin.extensions import config, db, redis_conn
 from plugin.intake.inbox import purge
 from plugin.intake.sweep import BATCH, sweep_due_orders
 from plugin.storage.models import WebhookDelivery
-from plugin.storage.queue import enqueue_compensation, request_drain
+from plugin.storage.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
 from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def run(now: datetime | None = None) -> dict:
     enqueue_compensation(conn, *planned, *resume)
     if stuck:
         log.info("%d inbox rows waiting for over %s: re-enqueueing the drain", stuck, STUCK_AFTER)
-        conn.delete("redress:drain:pending")
+        conn.delete(DRAIN_PENDING_KEY)
         request_drain(conn)
     return {"stuck_deliveries": stuck, "orders_checked": swept, "compensations_enqueued": len(planned) + len(resume),
             "inbox_purged": _purge_hourly(app, conn, now)}

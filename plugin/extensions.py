@@ -7,6 +7,7 @@ share them with the web without importing it.
 from __future__ import annotations
 
 from flask import Flask
+from itsdangerous import URLSafeTimedSerializer
 
 from plugin.config import Config
 from plugin.storage.crypto import Vault
@@ -42,3 +43,9 @@ def redis_conn(app: Flask):
 
 def config(app: Flask) -> Config:
     return app.config["REDRESS"]
+
+
+def signer(app: Flask, purpose: str) -> URLSafeTimedSerializer:
+    """Signs short-lived tickets (sign-in links, OAuth state, store-connect links) with the app's secret.
+    The purpose salts the signature, so a ticket made for one purpose is refused for any other."""
+    return URLSafeTimedSerializer(config(app).secret_key, salt=purpose)

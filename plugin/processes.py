@@ -17,7 +17,6 @@ from flask import Flask
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
-RECONCILE_EVERY_MINUTES = 10
 
 
 def web_command(host: str, port: int, workers: int) -> list[str]:
@@ -50,18 +49,19 @@ def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = Non
 
 
 def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
+    """Enqueues what SCHEDULE says is due, every minute."""
     from plugin.extensions import redis_conn
-    from plugin.storage.queue import queue
+    from plugin.storage.queue import SCHEDULE, enqueue
 
     conn = redis_conn(app)
     while True:
-        minute = datetime.now(UTC).strftime("%Y%m%d%H%M")
-        # Several clocks may run (a restart overlapping the old one): only the first enqueues each minute.
-        if conn.set(f"redress:clock:sweep:{minute}", "1", nx=True, ex=180):
-            queue(conn, "sweep").enqueue("jobs.sweep.run", job_timeout=300, result_ttl=300)
-        if int(minute) % RECONCILE_EVERY_MINUTES == 0 and conn.set(f"redress:clock:reconcile:{minute}", "1",
-                                                                    nx=True, ex=180):
-            queue(conn, "reconcile").enqueue("jobs.reconcile.run", job_timeout=1800, result_ttl=3600)
+        now = datetime.now(UTC)
+        minute = now.strftime("%Y%m%d%H%M")
+        for periodic in SCHEDULE:
+            due = (now.hour * 60 + now.minute) % periodic.every_minutes == 0
+            # Several clocks may run (a restart overlapping the old one): only the first enqueues each minute.
+            if due and conn.set(f"redress:clock:{periodic.job.func}:{minute}", "1", nx=True, ex=180):
+                enqueue(conn, periodic.job)
         if once:
             return
         time.sleep(interval - (time.time() % interval))

@@ -10,8 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors import shopify, shopify_admin, woocommerce
+from connectors import shopify, woocommerce
 from connectors.base import PayloadError
+from connectors.shopify import admin as shopify_admin
+from connectors.shopify import webhooks as shopify_webhooks
+from connectors.woocommerce import webhooks as woocommerce_webhooks
 from plugin.incidents.detect import assess
 from plugin.orders.facts import OrderFacts
 from plugin.orders.merge import merge
@@ -45,16 +48,16 @@ RECONCILED_NODE = {
 
 # (connector, topic, real document) for every topic a delivery can name.
 SHOPIFY_CASES = [
-    *[("orders_create.json", t) for t in sorted(shopify.ORDER_TOPICS | {"orders/delete"})],
+    *[("orders_create.json", t) for t in sorted(shopify_webhooks.ORDER_TOPICS | {"orders/delete"})],
     ("fulfillments_update.json", "fulfillments/update"), ("fulfillments_update.json", "fulfillments/create"),
     ("fulfillment_events_create.json", "fulfillment_events/create"), ("refunds_create.json", "refunds/create"),
     ("customers_data_request.json", "customers/data_request"), ("customers_redact.json", "customers/redact"),
     ("shop_redact.json", "shop/redact"),
 ]
 WC_CASES = [(name, t) for name in ("synthetic_webhook_order_updated.body.json", "rest-docs_order_retrieve.json")
-            for t in sorted(woocommerce.ORDER_TOPICS | {"order.deleted"})]
+            for t in sorted(woocommerce_webhooks.ORDER_TOPICS | {"order.deleted"})]
 DOCUMENTS = ([(shopify, topic, sample("shopify", name)) for name, topic in SHOPIFY_CASES]
-             + [(shopify, shopify.RECONCILED, RECONCILED_NODE)]
+             + [(shopify, shopify_webhooks.RECONCILED, RECONCILED_NODE)]
              + [(woocommerce, topic, sample("woocommerce", name)) for name, topic in WC_CASES])
 KEYS = sorted({str(p[-1]) for _, _, doc in DOCUMENTS for p in paths(doc) if isinstance(p[-1], str)})
 ALL_TOPICS = sorted({(c.name, t) for c, t, _ in DOCUMENTS} | {("shopify", "app/uninstalled"),

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from connectors import shopify, woocommerce
 from connectors.base import PayloadError
+from connectors.shopify import webhooks as shopify_webhooks
 from plugin.incidents.detect import assess
 from plugin.orders.facts import OrderFacts
 from plugin.orders.merge import merge
@@ -111,12 +112,12 @@ def test_a_woocommerce_stand_in_shipment_gives_way_to_tracking_whatever_the_deli
 
 
 def test_every_shopify_path_marks_a_fulfillment_without_tracking_number_or_status_as_untracked():
-    from connectors import shopify_admin
+    from connectors.shopify import admin as shopify_admin
 
     bare = dict(id=1, order_id=2, status="success", shipment_status=None, created_at="2026-11-20T10:00:00Z")
-    assert shopify.shipment(bare).shipped_at is not None and not shopify.shipment(bare).tracked
-    assert shopify.shipment({**bare, "tracking_number": "1Z9"}).tracked
-    assert shopify.shipment({**bare, "shipment_status": "in_transit"}).tracked
+    assert shopify_webhooks.shipment(bare).shipped_at is not None and not shopify_webhooks.shipment(bare).tracked
+    assert shopify_webhooks.shipment({**bare, "tracking_number": "1Z9"}).tracked
+    assert shopify_webhooks.shipment({**bare, "shipment_status": "in_transit"}).tracked
     node = dict(legacyResourceId="1", status="SUCCESS", displayStatus="FULFILLED", createdAt="2026-11-20T10:00:00Z",
                 trackingInfo=[], events={"nodes": []})
     assert shopify_admin._shipment(node).shipped_at is not None and not shopify_admin._shipment(node).tracked

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from connectors.http import Retry
-from connectors.shopify_admin import ORDERS_QUERY
+from connectors.shopify.admin import ORDERS_QUERY
 from jobs import reconcile, use_app
 from plugin.extensions import config, db, vault
 from plugin.orders.facts import iso

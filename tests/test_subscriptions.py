@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import connectors
-from connectors.shopify_admin import WEBHOOK_TOPICS
+from connectors.shopify.vocabulary import WEBHOOK_TOPICS
 from plugin.extensions import config, db, vault
 from plugin.shops.tokens import shop_access
 from plugin.storage.models import Shop

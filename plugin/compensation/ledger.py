@@ -26,6 +26,7 @@ from plugin.compensation.rules import IncidentContext, Policy, PolicyError, firs
 from plugin.orders.facts import iso
 from plugin.orders.money import fmt
 from plugin.storage.models import Compensation, Incident, Order, Shop
+from plugin.storage.queue import COMPENSATE
 from plugin.vocabulary import (
     OPEN_STATUSES,
     SPENT_STATES,
@@ -246,7 +247,7 @@ def describe_value(comp: Compensation) -> str:
 
 RESUME_AFTER = timedelta(minutes=10)
 RESUME_AT_MOST_EVERY = timedelta(hours=6)
-QUEUE_RETRIES = 8  # job runs before the sweep takes over (queue back-off, see plugin.storage.queue)
+QUEUE_RETRIES = 1 + len(COMPENSATE.backoff)  # job runs before the sweep takes over
 
 
 def stuck(session: Session, now: datetime, older_than: timedelta = RESUME_AFTER) -> list[int]:

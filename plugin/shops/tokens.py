@@ -13,6 +13,7 @@ from connectors.base import ShopAccess
 from plugin.extensions import config, redis_conn, vault
 from plugin.storage.crypto import Vault
 from plugin.storage.models import Shop
+from plugin.storage.queue import exclusive
 
 REFRESH_BEFORE = timedelta(minutes=5)
 
@@ -28,18 +29,19 @@ def current_access(app: Flask, session: Session, shop: Shop) -> ShopAccess:
     cfg = config(app)
     access = shop_access(shop, vault(app), cfg.shopify_api_version)
     expires = access.credentials.get("expires_at")
-    refresh = getattr(connectors.get(shop.platform), "refresh_credentials", None)
-    if not expires or refresh is None or datetime.fromisoformat(expires) - REFRESH_BEFORE > datetime.now(UTC):
+    if not expires or datetime.fromisoformat(expires) - REFRESH_BEFORE > datetime.now(UTC):
         return access
     conn = redis_conn(app)
-    lock = conn.lock(f"redress:token-refresh:{shop.id}", timeout=60, blocking_timeout=30)
     # A refresh token is single-use: two workers refreshing at once would lock the shop out.
-    with lock:
+    with exclusive(conn, f"token-refresh:{shop.id}", 60, wait=30) as mine:
+        if not mine:
+            raise TimeoutError(f"another worker has been refreshing the token of shop {shop.id} for 30 s")
         session.refresh(shop)  # another worker may have refreshed while we waited
         access = shop_access(shop, vault(app), cfg.shopify_api_version)
         if datetime.fromisoformat(access.credentials["expires_at"]) - REFRESH_BEFORE > datetime.now(UTC):
             return access
-        fresh = refresh(access, cfg.shopify_api_key or "", cfg.shopify_api_secret or "", cfg.shopify_shop_url)
+        fresh = connectors.get(shop.platform).refresh_credentials(
+            access, cfg.shopify_api_key or "", cfg.shopify_api_secret or "", cfg.shopify_shop_url)
         shop.credentials = vault(app).encrypt(json.dumps({**access.credentials, **fresh}))
         session.commit()
         return shop_access(shop, vault(app), cfg.shopify_api_version)

@@ -1,4 +1,5 @@
-"""Redis and the RQ queues: one queue per concern, all named in QUEUES (a worker serves them all by default)."""
+"""Redis, the RQ queues and what runs on them, declared once as data: one queue per concern (a worker
+serves them all by default), each job with its queue and limits, and the clock's schedule."""
 
 from __future__ import annotations
 
@@ -8,14 +9,62 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import redis
-from rq import Queue
+from redis.exceptions import LockError
+from rq import Queue, Retry
+from rq.job import Job
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("ingest", "sweep", "reconcile", "compensate", "notify")
+
+class QueueName(StrEnum):
+    INGEST = "ingest"  # the inbox drain
+    SWEEP = "sweep"  # the every-minute sweep, and webhook subscriptions after an install
+    RECONCILE = "reconcile"  # polling the stores for what webhooks missed
+    COMPENSATE = "compensate"  # refunds and coupons, one job each
+    NOTIFY = "notify"  # messages to customers and the team
+
+
+QUEUES = tuple(q.value for q in QueueName)
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One kind of job: the function a worker runs, its queue, and how long it and its traces live."""
+
+    func: str
+    queue: QueueName
+    timeout: int  # seconds a run may take before the worker stops it
+    result_ttl: int = 300
+    failure_ttl: int = DAY
+    # Seconds between tries while it fails; the job is tried once more per entry.
+    backoff: tuple[int, ...] = ()
+
+
+DRAIN = JobSpec("jobs.ingest.drain", QueueName.INGEST, timeout=600, result_ttl=60)
+SWEEP = JobSpec("jobs.sweep.run", QueueName.SWEEP, timeout=300)
+RECONCILE = JobSpec("jobs.reconcile.run", QueueName.RECONCILE, timeout=1800, result_ttl=3600)
+SUBSCRIBE = JobSpec("jobs.install.subscribe", QueueName.SWEEP, timeout=300)
+COMPENSATE = JobSpec("jobs.compensate.issue", QueueName.COMPENSATE, timeout=300, result_ttl=DAY,
+                     failure_ttl=7 * DAY, backoff=(10, 30, 60, 120, 300, 600, 1800))
+
+
+@dataclass(frozen=True)
+class Periodic:
+    job: JobSpec
+    every_minutes: int
+
+
+# What the clock enqueues, and how often (a minute whose number divides by `every_minutes`).
+SCHEDULE = (Periodic(SWEEP, 1), Periodic(RECONCILE, 10))
+
 DRAIN_PENDING_KEY = "redress:drain:pending"
 DRAIN_PENDING_TTL = 120
 
@@ -71,6 +120,31 @@ def queue(conn: redis.Redis, name: str) -> Queue:
     return Queue(name, connection=conn)
 
 
+def _options(spec: JobSpec, job_id: str | None) -> dict[str, Any]:
+    retry = Retry(max=len(spec.backoff), interval=list(spec.backoff)) if spec.backoff else None
+    return {"job_timeout": spec.timeout, "result_ttl": spec.result_ttl, "failure_ttl": spec.failure_ttl,
+            "job_id": job_id, "retry": retry}
+
+
+def enqueue(conn: redis.Redis, spec: JobSpec, *args: Any, job_id: str | None = None) -> Job:
+    return queue(conn, spec.queue).enqueue(spec.func, *args, **_options(spec, job_id))
+
+
+@contextlib.contextmanager
+def exclusive(conn: redis.Redis, name: str, seconds: int, wait: float = 0) -> Iterator[bool]:
+    """Holds the lock `name` (for at most `seconds`) while the block runs, if it can be had within `wait`
+    seconds; yields whether it was. Only the holder releases it, so a run that outlived its lock never
+    frees another run's."""
+    lock = conn.lock(f"redress:lock:{name}", timeout=seconds, blocking=wait > 0, blocking_timeout=wait or None)
+    held = lock.acquire()
+    try:
+        yield bool(held)
+    finally:
+        if held:
+            with contextlib.suppress(LockError):  # it expired meanwhile: nothing of ours to release
+                lock.release()
+
+
 def request_drain(conn: redis.Redis) -> bool:
     """Enqueue the inbox drain unless one is already pending. Returns True if a job was enqueued.
 
@@ -79,22 +153,16 @@ def request_drain(conn: redis.Redis) -> bool:
     """
     if not conn.set(DRAIN_PENDING_KEY, "1", nx=True, ex=DRAIN_PENDING_TTL):
         return False
-    queue(conn, "ingest").enqueue("jobs.ingest.drain", job_timeout=600, result_ttl=60, failure_ttl=86400)
+    enqueue(conn, DRAIN)
     return True
-
-
-COMPENSATE_BACKOFF = [10, 30, 60, 120, 300, 600, 1800]
 
 
 def enqueue_compensation(conn: redis.Redis, *compensation_ids: int) -> None:
     """One job per compensation (its id in the job id); retried with back-off while the platform fails."""
-    from rq import Retry
-
     if not compensation_ids:
         return
-    q = queue(conn, "compensate")
-    q.enqueue_many([  # one round trip for a whole batch
-        Queue.prepare_data("jobs.compensate.issue", (cid,), job_id=f"compensate-{cid}",
-                           retry=Retry(max=len(COMPENSATE_BACKOFF), interval=COMPENSATE_BACKOFF), timeout=300,
-                           result_ttl=86400, failure_ttl=7 * 86400)
+    options = _options(COMPENSATE, None)
+    options["timeout"] = options.pop("job_timeout")
+    queue(conn, COMPENSATE.queue).enqueue_many([  # one round trip for a whole batch
+        Queue.prepare_data(COMPENSATE.func, (cid,), **{**options, "job_id": f"compensate-{cid}"})
         for cid in dict.fromkeys(compensation_ids)])

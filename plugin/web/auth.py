@@ -10,20 +10,16 @@ import functools
 import secrets
 
 from flask import abort, current_app, g, request, session
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 
-from plugin.extensions import config, db, redis_conn
+from plugin.extensions import config, db, redis_conn, signer
 from plugin.storage.models import Shop
 
 LINK_SECONDS = 3600
 
 
-def _signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(config(current_app).secret_key, salt="login-link")
-
-
 def login_link(shop_id: int) -> str:
-    ticket = _signer().dumps({"shop": shop_id, "nonce": secrets.token_urlsafe(16)})
+    ticket = signer(current_app, "login-link").dumps({"shop": shop_id, "nonce": secrets.token_urlsafe(16)})
     return f"{config(current_app).public_url}/login/{ticket}"
 
 
@@ -38,7 +34,7 @@ class LinkRefused(Exception):
 def redeem(ticket: str) -> int:
     """The shop the link signs in; spends the link."""
     try:
-        data = _signer().loads(ticket, max_age=LINK_SECONDS)
+        data = signer(current_app, "login-link").loads(ticket, max_age=LINK_SECONDS)
     except SignatureExpired:
         raise LinkRefused("expired") from None
     except BadSignature:

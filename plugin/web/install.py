@@ -8,15 +8,15 @@ import time
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature
 from sqlalchemy.exc import OperationalError
 
 from connectors.http import PlatformError
 from connectors.shopify import valid_shop_domain
-from connectors.shopify_oauth import authorize_url, exchange_code, query_hmac_ok
-from plugin.extensions import config, db, redis_conn, vault
+from connectors.shopify.oauth import authorize_url, exchange_code, query_hmac_ok
+from plugin.extensions import config, db, redis_conn, signer, vault
 from plugin.shops.connect import ShopError, check_email, check_store_url, connect_woocommerce_keys, install_shopify
-from plugin.storage.queue import queue
+from plugin.storage.queue import SUBSCRIBE, enqueue
 from plugin.web import auth
 
 log = logging.getLogger(__name__)
@@ -26,18 +26,13 @@ STATE_SECONDS = 600
 INSTALL_LINK_SECONDS = 86400
 
 
-def _signer(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(config(current_app).secret_key, salt=salt)
-
-
 def _refuse(message: str, status: int = 400) -> Response:
     return Response(render_template("install_error.html", message=message), status)
 
 
 def enqueue_subscribe(shop_id: int) -> None:
     try:
-        queue(redis_conn(current_app), "sweep").enqueue("jobs.install.subscribe", shop_id, job_timeout=300,
-                                                        job_id=f"subscribe-{shop_id}")
+        enqueue(redis_conn(current_app), SUBSCRIBE, shop_id, job_id=f"subscribe-{shop_id}")
     except Exception:
         log.warning("could not enqueue the webhook subscription of shop %s; run `redress shops subscribe %s`",
                     shop_id, shop_id, exc_info=True)
@@ -74,7 +69,7 @@ def shopify_begin():
                            f"{cfg.public_url}/auth/shopify/callback", state)
     resp = redirect(target)
     # The nonce is bound to this browser: the callback must come back with the same state and cookie.
-    resp.set_cookie(STATE_COOKIE, _signer("shopify-state").dumps({"shop": shop, "state": state}),
+    resp.set_cookie(STATE_COOKIE, signer(current_app, "shopify-state").dumps({"shop": shop, "state": state}),
                     max_age=STATE_SECONDS, httponly=True, secure=cfg.public_url.startswith("https://"),
                     samesite="Lax")
     return resp
@@ -87,7 +82,7 @@ def shopify_callback():
         return checked
     shop, args = checked
     try:
-        saved = _signer("shopify-state").loads(request.cookies.get(STATE_COOKIE, ""), max_age=STATE_SECONDS)
+        saved = signer(current_app, "shopify-state").loads(request.cookies.get(STATE_COOKIE, ""), max_age=STATE_SECONDS)
     except BadSignature:
         return _refuse("This install did not start here, or took too long; start it again from Shopify.")
     if saved.get("shop") != shop or not secrets.compare_digest(saved.get("state", ""), args.get("state", "")):
@@ -129,7 +124,7 @@ def woocommerce_connect():
         check_email(email)
     except ShopError as exc:
         return Response(render_template("connect_woocommerce.html", error=str(exc), store_url=store_url), 400)
-    ticket = _signer("wc-connect").dumps({"store": base, "email": email})
+    ticket = signer(current_app, "wc-connect").dumps({"store": base, "email": email})
     return redirect(f"{base}/wc-auth/v1/authorize?" + urlencode({
         "app_name": "Redress", "scope": "read_write", "user_id": ticket,
         "return_url": f"{cfg.public_url}/connect/woocommerce/done",
@@ -142,7 +137,7 @@ def woocommerce_callback():
     if not isinstance(data, dict):
         return Response("expected the JSON key callback", 400)
     try:
-        ticket = _signer("wc-connect").loads(str(data.get("user_id", "")), max_age=INSTALL_LINK_SECONDS)
+        ticket = signer(current_app, "wc-connect").loads(str(data.get("user_id", "")), max_age=INSTALL_LINK_SECONDS)
     except BadSignature:
         return Response("unknown or expired connection", 400)
     key, secret = data.get("consumer_key"), data.get("consumer_secret")

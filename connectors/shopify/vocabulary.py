@@ -1,5 +1,4 @@
-"""Shopify's words that both the webhook mapping (`connectors.shopify`) and the Admin API client
-(`connectors.shopify_admin`) use; kept apart so neither imports the other to learn them."""
+"""Shopify's words that both the webhook mapping (`webhooks`) and the Admin API client (`admin`) use."""
 
 FINANCIAL = {"pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded",
              "voided", "expired"}

@@ -17,7 +17,7 @@ import requests
 
 from connectors.base import currency, items, json_kind, money, obj, required_id, text, when
 from connectors.http import PlatformError, Refused, Retry, send
-from connectors.shopify_vocabulary import CANCEL_REASONS, FINANCIAL, WEBHOOK_TOPICS
+from connectors.shopify.vocabulary import CANCEL_REASONS, FINANCIAL, WEBHOOK_TOPICS
 from plugin.orders.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
 from plugin.vocabulary import CompensationAction
 

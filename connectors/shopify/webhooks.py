@@ -1,4 +1,4 @@
-"""Shopify: webhook deliveries (REST-shaped JSON bodies) into OrderFacts changes.
+"""Shopify's webhook deliveries (REST-shaped JSON bodies) into OrderFacts changes.
 
 Mapping decided here (documented in the README):
 - `financial_status` is kept as Shopify names it (pending, authorized, partially_paid, paid,
@@ -9,17 +9,11 @@ Mapping decided here (documented in the README):
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime
 from typing import Any
 
 from connectors.base import (
-    CompensationRequest,
-    FetchedPage,
     PayloadError,
-    ShopAccess,
-    Webhook,
     currency,
     items,
     money,
@@ -28,20 +22,9 @@ from connectors.base import (
     text,
     when,
 )
-from connectors.shopify_vocabulary import CANCEL_REASONS, FINANCIAL, ORDER_TOPICS, WEBHOOK_TOPICS
+from connectors.shopify import admin
+from connectors.shopify.vocabulary import CANCEL_REASONS, FINANCIAL, ORDER_TOPICS
 from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent, TrackingEvent
-from plugin.vocabulary import Platform
-
-name = Platform.SHOPIFY
-signature_header = "X-Shopify-Hmac-Sha256"
-SHOP_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
-
-# What `subscribe_webhooks` subscribes (the Connector protocol names it so).
-webhook_topics = WEBHOOK_TOPICS
-
-
-def valid_shop_domain(domain: str) -> bool:
-    return bool(SHOP_HOST.match(domain or ""))
 
 
 def shop_event(topic: str, payload: dict[str, Any]) -> ShopEvent | None:
@@ -75,9 +58,7 @@ RECONCILED = "reconcile/order"  # an order node fetched from the Admin GraphQL A
 
 def normalize(topic: str, payload: dict[str, Any], received_at: datetime) -> list[Change]:
     if topic == RECONCILED:
-        from connectors import shopify_admin  # builds on this module's vocabulary
-
-        facts = shopify_admin.order_facts(payload)
+        facts = admin.order_facts(payload)
         return [Change(order_id=facts.order_id, order=facts)]
     if topic in ORDER_TOPICS:
         facts = order_facts(payload)
@@ -196,61 +177,3 @@ def _shop_money(value: Any):
     if not shop_money:
         raise PayloadError("price set without shop_money")
     return money(shop_money.get("amount"))
-
-
-def fetch_changed(access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage:
-    """One page of orders updated after `since`, from the Admin GraphQL API."""
-    admin, client = _client(access, retry)
-    page = admin.changed_orders(client, since, cursor)
-    return FetchedPage(
-        deliveries=[(RECONCILED, json.dumps(n).encode(), f"shopify:reconcile:{n['legacyResourceId']}:{n['updatedAt']}")
-                    for n in page.orders],
-        next_cursor=page.next_cursor,
-    )
-
-
-def _client(access: ShopAccess, retry=None):
-    from connectors import shopify_admin
-
-    endpoint = access.admin_url or f"https://{access.domain}/admin/api/{access.api_version}/graphql.json"
-    return shopify_admin, shopify_admin.AdminClient(endpoint, access.credentials["access_token"], retry=retry)
-
-
-def issue(access: ShopAccess, request: CompensationRequest, retry=None) -> str:
-    """Make the refund (carrying the @idempotent key) or the discount code; returns its GID."""
-    admin, client = _client(access, retry)
-    return admin.refund(client, request) if request.action.startswith("refund") else admin.coupon(client, request)
-
-
-def find_issued(access: ShopAccess, request: CompensationRequest, retry=None) -> str | None:
-    """What an earlier attempt with this key already made, if anything."""
-    admin, client = _client(access, retry)
-    if request.action.startswith("refund"):
-        return admin.find_refund(client, request)
-    return admin.find_coupon(client, request)
-
-
-def subscribe_webhooks(access: ShopAccess, callback_url: str, secret: str | None = None, retry=None) -> list[str]:
-    """Subscribe the order topics with webhookSubscriptionCreate (deliveries are signed with the app secret)."""
-    admin, client = _client(access, retry)
-    return admin.subscribe(client, callback_url)
-
-
-def check_access(access: ShopAccess, retry=None) -> None:
-    """A tiny GraphQL read (`shop { name }`): the token is accepted."""
-    admin, client = _client(access, retry)
-    admin.shop_name(client)
-
-
-def list_webhooks(access: ShopAccess, retry=None) -> list[Webhook]:
-    admin, client = _client(access, retry)
-    return [Webhook(topic=topic, url=uri) for topic, uri in admin.webhooks(client)]
-
-
-def refresh_credentials(access: ShopAccess, api_key: str, api_secret: str, shop_url: str = "https://{shop}") -> dict:
-    """New expiring offline tokens for the stored refresh token (which Shopify replaces every time)."""
-    from connectors import shopify_oauth
-
-    tokens = shopify_oauth.refresh(shop_url.format(shop=access.domain), access.credentials["refresh_token"],
-                                   api_key, api_secret)
-    return tokens.credentials()

@@ -1,4 +1,4 @@
-"""WooCommerce: wc/v3 webhook deliveries (the REST order representation) into OrderFacts changes.
+"""WooCommerce's wc/v3 webhook deliveries (the REST order representation) into OrderFacts changes.
 
 Mapping decided here (documented in the README):
 - status pending, on-hold, checkout-draft -> financial `pending`; processing, completed -> `paid`;
@@ -15,17 +15,11 @@ Mapping decided here (documented in the README):
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
-from connectors import woocommerce_api
 from connectors.base import (
-    CompensationRequest,
-    FetchedPage,
     PayloadError,
-    ShopAccess,
-    Webhook,
     currency,
     items,
     money,
@@ -36,14 +30,10 @@ from connectors.base import (
     when,
 )
 from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent
-from plugin.vocabulary import Platform
-
-name = Platform.WOOCOMMERCE
-signature_header = "X-WC-Webhook-Signature"
 
 ORDER_TOPICS = {"order.created", "order.updated", "order.restored"}
 PENDING = {"pending", "on-hold", "checkout-draft"}
-PAID = {"processing", "completed"}
+PAID_STATUSES = {"processing", "completed"}  # WooCommerce order statuses of a paid order
 TRACKSHIP = {
     "pre_transit": "label_purchased", "label_created": "label_purchased", "unknown": None,
     "in_transit": "in_transit", "out_for_delivery": "out_for_delivery",
@@ -85,7 +75,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
     modified = when(p.get("date_modified_gmt"))
     if status in PENDING:
         financial = "pending"
-    elif status in PAID:
+    elif status in PAID_STATUSES:
         financial = "paid"
     elif status in ("refunded", "failed"):
         financial = status
@@ -188,57 +178,3 @@ def _unix_or_iso(value: Any) -> datetime | None:
     if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
         return unix_time(value)
     return when(value)
-
-
-def fetch_changed(access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage:
-    """One page of orders modified after `since`, from the REST API (the same body a webhook carries)."""
-    page = woocommerce_api.changed_orders(_client(access, retry), since, cursor)
-    # Order ids are only unique within a store: the key names the store too.
-    store = hashlib.sha256(access.domain.encode()).hexdigest()[:12]
-    return FetchedPage(
-        deliveries=[("order.updated", json.dumps(o).encode(),
-                     f"woocommerce:reconcile:{store}:{o['id']}:{o['date_modified_gmt']}") for o in page.orders],
-        next_cursor=page.next_cursor,
-        rereads=page.rereads,
-    )
-
-
-def _client(access: ShopAccess, retry=None) -> woocommerce_api.StoreClient:
-    return woocommerce_api.StoreClient(access.domain, access.credentials["consumer_key"],
-                                       access.credentials["consumer_secret"], retry=retry)
-
-
-def issue(access: ShopAccess, request: CompensationRequest, retry=None) -> str:
-    """Make the refund (tagged with the key in meta_data) or the coupon (its code derived from the key)."""
-    client = _client(access, retry)
-    if request.action.startswith("refund"):
-        # api_refund: the money goes back through the payment gateway, not only into the books.
-        return woocommerce_api.refund(client, request, api_refund=access.credentials.get("api_refund", True))
-    return woocommerce_api.coupon(client, request)
-
-
-def find_issued(access: ShopAccess, request: CompensationRequest, retry=None) -> str | None:
-    client = _client(access, retry)
-    if request.action.startswith("refund"):
-        return woocommerce_api.find_refund(client, request)
-    return woocommerce_api.find_coupon(client, request)
-
-
-def subscribe_webhooks(access: ShopAccess, callback_url: str, secret: str | None = None, retry=None) -> list[str]:
-    """Create the order webhooks, signed with the shop's webhook secret."""
-    if not secret:
-        raise ValueError("a WooCommerce webhook needs the shop's webhook secret")
-    return woocommerce_api.subscribe(_client(access, retry), callback_url, secret)
-
-
-webhook_topics = woocommerce_api.WEBHOOK_TOPICS
-
-
-def check_access(access: ShopAccess, retry=None) -> None:
-    """GET orders?per_page=1: the REST keys are accepted and may read orders."""
-    woocommerce_api.check(_client(access, retry))
-
-
-def list_webhooks(access: ShopAccess, retry=None) -> list[Webhook]:
-    return [Webhook(topic=topic, url=url, active=status == "active")
-            for topic, url, status in woocommerce_api.webhooks(_client(access, retry))]
