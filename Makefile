@@ -21,6 +21,7 @@ run: $(STAMP)
 test: $(STAMP) system-packages
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## The hostile-input tests with a big budget (thousands of examples each; `make test` runs a few dozen).
@@ -31,6 +32,7 @@ fuzz: $(STAMP) system-packages
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 # Debian packages the tests use: PostgreSQL (the tests start throwaway servers of their own, so the
 # cluster the package starts is stopped again) and Chromium (driven by Playwright in the browser tests).
@@ -52,4 +54,4 @@ bench: $(STAMP) system-packages
 	$(BIN)/python bench/parse.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -14,8 +14,8 @@ REGISTRY: dict[Platform, Connector] = {
 
 def get(platform: str) -> Connector:
     try:
-        return REGISTRY[platform]
-    except KeyError:
+        return REGISTRY[Platform(platform)]
+    except (KeyError, ValueError):
         raise KeyError(f"no connector for platform {platform!r}") from None
 
 

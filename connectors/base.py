@@ -9,10 +9,13 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from plugin.orders.facts import Change, ShopEvent
 from plugin.vocabulary import CompensationAction
+
+if TYPE_CHECKING:
+    from connectors.http import Retry
 
 
 class PayloadError(ValueError):
@@ -67,33 +70,51 @@ class Webhook:
     active: bool = True
 
 
+class Headers(Protocol):
+    """A delivery's HTTP headers, as the web layer looks them up (case-insensitively)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
 class Connector(Protocol):
-    name: str
-    signature_header: str
+    """Everything Redress calls on a platform. Each platform's package (`connectors.shopify`,
+    `connectors.woocommerce`) is a module that offers it."""
 
-    def delivery_key(self, headers: dict[str, str], body: bytes) -> str | None: ...
+    @property
+    def name(self) -> str: ...
 
-    def topic(self, headers: dict[str, str]) -> str | None: ...
+    @property
+    def signature_header(self) -> str: ...
+
+    @property
+    def webhook_topics(self) -> tuple[str, ...]:
+        """The topics Redress subscribes, in the platform's words."""
+
+    # -- webhooks: a delivery's identity, and what it says
+    def delivery_key(self, headers: Headers, body: bytes) -> str | None: ...
+
+    def topic(self, headers: Headers) -> str | None: ...
 
     def normalize(self, topic: str, payload: dict[str, Any], received_at: datetime) -> list[Change]: ...
 
     def shop_event(self, topic: str, payload: dict[str, Any]) -> ShopEvent | None: ...
 
-    def fetch_changed(self, access: ShopAccess, since: datetime, cursor: str | None, retry=None) -> FetchedPage: ...
+    # -- the store's API
+    def fetch_changed(self, access: ShopAccess, since: datetime, cursor: str | None,
+                      retry: Retry | None = None) -> FetchedPage: ...
 
-    def issue(self, access: ShopAccess, request: CompensationRequest, retry=None) -> str: ...
+    def issue(self, access: ShopAccess, request: CompensationRequest, retry: Retry | None = None) -> str: ...
 
-    def find_issued(self, access: ShopAccess, request: CompensationRequest, retry=None) -> str | None: ...
+    def find_issued(self, access: ShopAccess, request: CompensationRequest,
+                    retry: Retry | None = None) -> str | None: ...
 
     def subscribe_webhooks(self, access: ShopAccess, callback_url: str, secret: str | None = None,
-                           retry=None) -> list[str]: ...
+                           retry: Retry | None = None) -> list[str]: ...
 
-    webhook_topics: tuple[str, ...]  # the topics Redress subscribes, in the platform's words
-
-    def check_access(self, access: ShopAccess, retry=None) -> None:
+    def check_access(self, access: ShopAccess, retry: Retry | None = None) -> None:
         """One cheap read; raises PlatformError with the platform's reason when the credentials do not work."""
 
-    def list_webhooks(self, access: ShopAccess, retry=None) -> list[Webhook]: ...
+    def list_webhooks(self, access: ShopAccess, retry: Retry | None = None) -> list[Webhook]: ...
 
     def refresh_credentials(self, access: ShopAccess, api_key: str, api_secret: str,
                             shop_url: str = "https://{shop}") -> dict[str, str]:
@@ -269,9 +290,9 @@ def items(value: Any, what: str) -> list[Any]:
 
 def required_id(payload: dict[str, Any], key: str = "id") -> str:
     value = payload.get(key)
-    if value is None or isinstance(value, (bool, dict, list)) or str(value).strip() == "":
+    found = None if isinstance(value, (bool, dict, list)) else text(value)
+    if found is None or found.strip() == "":
         raise PayloadError(f"payload has no {key}")
-    value = text(value)
-    if len(value) > MAX_ID_CHARS:
-        raise PayloadError(f"{key} is longer than {MAX_ID_CHARS} characters: {short(value)}")
-    return value
+    if len(found) > MAX_ID_CHARS:
+        raise PayloadError(f"{key} is longer than {MAX_ID_CHARS} characters: {short(found)}")
+    return found

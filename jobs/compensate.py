@@ -23,7 +23,7 @@ from connectors.http import PlatformError, Refused
 from jobs import get_app
 from plugin.compensation import ledger
 from plugin.extensions import config, db, redis_conn
-from plugin.orders.money import fmt
+from plugin.orders.money import in_units
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Compensation, Incident, Order
 from plugin.storage.queue import exclusive
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 def request_for(comp: Compensation, order: Order) -> CompensationRequest:
     facts = order.facts or {}
     currency = comp.currency or order.currency or "USD"
-    amount = Decimal(fmt(comp.amount, currency)) if comp.amount is not None else None
+    amount = in_units(comp.amount, currency) if comp.amount is not None else None
     percent = Decimal(format(comp.percent.normalize(), "f")) if comp.percent is not None else None  # 10, not 10.000
     valid_days = comp.valid_days or 90
     # A coupon is valid from its first issue (after any approval), never from when it was planned.

@@ -121,11 +121,16 @@ def run_all(app: Flask, host: str, port: int) -> int:
         print("Redress has stopped.", flush=True)
 
 
+def _name(p: subprocess.Popen[bytes]) -> str:
+    """The process type (`web`, `worker`, `clock`): the argument after the `redress` executable."""
+    return str(list(p.args)[1]) if isinstance(p.args, list) else str(p.args)
+
+
 def _supervise(children: list[subprocess.Popen], stopping) -> int:
     while not stopping():
         for p in children:
             if p.poll() is not None:
-                log.error("process %s exited with %s; stopping the others", p.args[1], p.returncode)
+                log.error("process %s exited with %s; stopping the others", _name(p), p.returncode)
                 return 1
         time.sleep(0.2)
     return 0
@@ -142,7 +147,7 @@ def _stop_children(children: list[subprocess.Popen], grace: float = 10.0) -> Non
         try:
             p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            log.warning("process %s did not stop within %.0f s; killing it", p.args[1], grace)
+            log.warning("process %s did not stop within %.0f s; killing it", _name(p), grace)
     for p in children:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGKILL)

@@ -120,3 +120,14 @@ def test_older_delivery_arriving_late_is_ignored(app, client):
     run_worker(app)
     assert order(app, "727").platform_status == "processing"
     assert incidents(app) == []
+
+
+def test_a_refund_entry_without_a_total_does_not_stop_the_order(app, client):
+    """Some refund plugins list a refund with no total: the order is still read, the amount left unknown."""
+    shop_id, _ = connect_woocommerce(app)
+    body = wc_order(id=88, number="88", status="refunded", refunds=[{"id": 7, "reason": "goodwill"}])
+    assert post_wc(client, shop_id, body).status_code == 200
+    run_worker(app)
+    [d] = deliveries(app)
+    assert d.error is None and d.processed_at is not None
+    assert order(app, "88").financial_status == "refunded"

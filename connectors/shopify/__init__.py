@@ -18,9 +18,11 @@ from plugin.vocabulary import Platform
 name = Platform.SHOPIFY
 signature_header = "X-Shopify-Hmac-Sha256"
 webhook_topics = WEBHOOK_TOPICS  # what `subscribe_webhooks` subscribes
+# The Connector protocol, as this module offers it.
+__all__ = ["name", "signature_header", "webhook_topics", "delivery_key", "topic", "normalize", "shop_event",
+           "fetch_changed", "issue", "find_issued", "subscribe_webhooks", "check_access", "list_webhooks",
+           "refresh_credentials", "valid_shop_domain"]
 SHOP_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
-
-__all__ = ["delivery_key", "normalize", "shop_event", "topic"]  # the webhook side of the protocol
 
 
 def valid_shop_domain(domain: str) -> bool:
@@ -66,7 +68,7 @@ def check_access(access: ShopAccess, retry: Retry | None = None) -> None:
 
 
 def list_webhooks(access: ShopAccess, retry: Retry | None = None) -> list[Webhook]:
-    return [Webhook(topic=topic, url=uri) for topic, uri in admin.webhooks(_client(access, retry))]
+    return [Webhook(topic=kind, url=uri) for kind, uri in admin.webhooks(_client(access, retry))]
 
 
 def refresh_credentials(access: ShopAccess, api_key: str, api_secret: str,

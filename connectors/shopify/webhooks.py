@@ -10,9 +10,11 @@ Mapping decided here (documented in the README):
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
+    Headers,
     PayloadError,
     currency,
     items,
@@ -44,11 +46,11 @@ def shop_event(topic: str, payload: dict[str, Any]) -> ShopEvent | None:
     return None
 
 
-def topic(headers: dict[str, str]) -> str | None:
+def topic(headers: Headers) -> str | None:
     return headers.get("X-Shopify-Topic") or None
 
 
-def delivery_key(headers: dict[str, str], body: bytes) -> str | None:
+def delivery_key(headers: Headers, body: bytes) -> str | None:
     wid = headers.get("X-Shopify-Webhook-Id")
     return f"shopify:{wid}" if wid else None
 
@@ -78,11 +80,11 @@ def normalize(topic: str, payload: dict[str, Any], received_at: datetime) -> lis
         return [Change(order_id=required_id(payload, "order_id"), event=event,
                        event_shipment_id=required_id(payload, "fulfillment_id"))]
     if topic == "refunds/create":
-        amount = None
+        amount: Decimal | None = None
         for t in items(payload.get("transactions"), "transactions"):
             t = obj(t, "transaction")
             if t.get("kind") == "refund" and t.get("status") in (None, "success"):
-                amount = (amount or 0) + (money(t.get("amount")) or 0)
+                amount = (amount or Decimal(0)) + (money(t.get("amount")) or Decimal(0))
         refund = Refund(id=required_id(payload), amount=amount, created_at=when(payload.get("created_at")),
                         note=text(payload.get("note")))
         return [Change(order_id=required_id(payload, "order_id"), refund=refund)]
@@ -96,10 +98,6 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
     financial = (text(p.get("financial_status")) or "").lower()
     reason_raw = text(p.get("cancel_reason"))
     cancelled_at = when(p.get("cancelled_at"))
-    shipping = _shop_money(p.get("total_shipping_price_set"))
-    if shipping is None:
-        shipping = sum((money(obj(s, "shipping line").get("price")) or 0
-                        for s in items(p.get("shipping_lines"), "shipping_lines")), start=money("0"))
     name_parts = [text(customer.get("first_name")), text(customer.get("last_name"))]
     return OrderFacts(
         order_id=required_id(p),
@@ -110,7 +108,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         locale=text(p.get("customer_locale")),
         country=text(address.get("country_code")),
         total=money(p.get("total_price")),
-        shipping=shipping,
+        shipping=_shipping(p),
         currency=currency(p.get("currency")),
         financial_status=financial if financial in FINANCIAL else ("unknown" if financial else None),
         fulfillment_status=_fulfillment_status(text(p.get("fulfillment_status"))),
@@ -130,6 +128,15 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
                         note=text(r.get("note")))
                  for r in (obj(x, "refund") for x in items(p.get("refunds"), "refunds"))],
     )
+
+
+def _shipping(p: dict[str, Any]) -> Decimal | None:
+    """What the customer paid for shipping, in the shop's currency (the shipping lines when there is no total)."""
+    shipping = _shop_money(p.get("total_shipping_price_set"))
+    if shipping is None:
+        shipping = sum((money(obj(s, "shipping line").get("price")) or Decimal(0)
+                        for s in items(p.get("shipping_lines"), "shipping_lines")), start=Decimal(0))
+    return shipping
 
 
 def shipment(f: dict[str, Any]) -> Shipment:

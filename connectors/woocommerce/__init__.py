@@ -16,8 +16,10 @@ from plugin.vocabulary import Platform
 name = Platform.WOOCOMMERCE
 signature_header = "X-WC-Webhook-Signature"
 webhook_topics = api.WEBHOOK_TOPICS  # what `subscribe_webhooks` subscribes
-
-__all__ = ["delivery_key", "normalize", "shop_event", "topic"]  # the webhook side of the protocol
+# The Connector protocol, as this module offers it.
+__all__ = ["name", "signature_header", "webhook_topics", "delivery_key", "topic", "normalize", "shop_event",
+           "fetch_changed", "issue", "find_issued", "subscribe_webhooks", "check_access", "list_webhooks",
+           "refresh_credentials"]
 
 
 def _client(access: ShopAccess, retry: Retry | None = None) -> api.StoreClient:
@@ -66,8 +68,8 @@ def check_access(access: ShopAccess, retry: Retry | None = None) -> None:
 
 
 def list_webhooks(access: ShopAccess, retry: Retry | None = None) -> list[Webhook]:
-    return [Webhook(topic=topic, url=url, active=status == "active")
-            for topic, url, status in api.webhooks(_client(access, retry))]
+    return [Webhook(topic=kind, url=url, active=status == "active")
+            for kind, url, status in api.webhooks(_client(access, retry))]
 
 
 def refresh_credentials(access: ShopAccess, api_key: str, api_secret: str,

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import (
+    Headers,
     PayloadError,
     currency,
     items,
@@ -47,11 +48,11 @@ def shop_event(topic: str, payload: dict[str, Any]) -> ShopEvent | None:
     return None  # WooCommerce has no uninstall or privacy topics for REST apps
 
 
-def topic(headers: dict[str, str]) -> str | None:
+def topic(headers: Headers) -> str | None:
     return headers.get("X-WC-Webhook-Topic") or None
 
 
-def delivery_key(headers: dict[str, str], body: bytes) -> str | None:
+def delivery_key(headers: Headers, body: bytes) -> str | None:
     # WooCommerce gives no id that survives a re-delivery: the same topic and body is the same news.
     t = topic(headers) or ""
     return "woocommerce:" + hashlib.sha256(t.encode() + b"\n" + body).hexdigest()
@@ -71,22 +72,8 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
     billing = obj(p.get("billing"), "billing")
     shipping_addr = obj(p.get("shipping"), "shipping")
     paid_at = when(p.get("date_paid_gmt"))
-    completed_at = when(p.get("date_completed_gmt"))
     modified = when(p.get("date_modified_gmt"))
-    if status in PENDING:
-        financial = "pending"
-    elif status in PAID_STATUSES:
-        financial = "paid"
-    elif status in ("refunded", "failed"):
-        financial = status
-    else:
-        financial = "paid" if paid_at else ("pending" if status == "cancelled" else "unknown")
     cancelled = status == "cancelled"
-    meta = _meta(p.get("meta_data"))
-    shipments = _shipments(meta)
-    if status == "completed" and not shipments:
-        shipments = [Shipment(id="completed", created_at=completed_at, updated_at=completed_at,
-                              shipped_at=completed_at or modified, stand_in=True)]
     names = [text(billing.get("first_name")), text(billing.get("last_name"))]
     return OrderFacts(
         order_id=required_id(p),
@@ -98,7 +85,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         total=money(p.get("total")),
         shipping=money(p.get("shipping_total")),
         currency=currency(p.get("currency")),
-        financial_status=financial,
+        financial_status=_financial(status, paid_at),
         fulfillment_status="fulfilled" if status == "completed" else "unfulfilled",
         platform_status=status or None,
         payment_gateway=text(p.get("payment_method_title")) or text(p.get("payment_method")),
@@ -109,13 +96,37 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         cancel_reason=("staff" if paid_at else "unpaid") if cancelled else None,
         cancel_reason_raw="cancelled" if cancelled else None,
         updated_at=modified,
-        shipments=shipments,
+        shipments=_shipments_of(p, status, modified),
         # Virtual and downloadable orders carry no shipping line: nothing to ship, nothing to stall.
         requires_shipping=bool(items(p.get("shipping_lines"), "shipping_lines")),
-        refunds=[Refund(id=required_id(r), amount=abs(money(r.get("total")) or 0),
-                        created_at=None, note=text(r.get("reason")))
-                 for r in (obj(x, "refund") for x in items(p.get("refunds"), "refunds"))],
+        refunds=[_refund(obj(x, "refund")) for x in items(p.get("refunds"), "refunds")],
     )
+
+
+def _refund(r: dict[str, Any]) -> Refund:
+    total = money(r.get("total"))  # negative in an order's refund list; absent from some plugins' entries
+    return Refund(id=required_id(r), amount=abs(total) if total is not None else None, created_at=None,
+                  note=text(r.get("reason")))
+
+
+def _financial(status: str, paid_at: datetime | None) -> str:
+    if status in PENDING:
+        return "pending"
+    if status in PAID_STATUSES:
+        return "paid"
+    if status in ("refunded", "failed"):
+        return status
+    return "paid" if paid_at else ("pending" if status == "cancelled" else "unknown")
+
+
+def _shipments_of(p: dict[str, Any], status: str, modified: datetime | None) -> list[Shipment]:
+    """The tracked shipments, or for a completed order with none a stand-in that carries no tracking data."""
+    shipments = _shipments(_meta(p.get("meta_data")))
+    if status == "completed" and not shipments:
+        completed_at = when(p.get("date_completed_gmt"))
+        shipments = [Shipment(id="completed", created_at=completed_at, updated_at=completed_at,
+                              shipped_at=completed_at or modified, stand_in=True)]
+    return shipments
 
 
 def _meta(value: Any) -> dict[str, Any]:

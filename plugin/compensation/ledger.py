@@ -16,8 +16,9 @@ import logging
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -114,11 +115,12 @@ def idempotency_key(shop: Shop, order: Order, incident: Incident, action: str) -
 
 def _spent_this_month(session: Session, shop_id: int, now: datetime) -> Decimal:
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return session.execute(
+    spent = session.execute(
         select(func.coalesce(func.sum(Compensation.value), 0)).join(Incident)
         .where(Incident.shop_id == shop_id, Compensation.state.in_(SPENT_STATES),
                Compensation.created_at >= month_start)
     ).scalar_one()
+    return Decimal(spent or 0)
 
 
 def plan_for_incident(session: Session, incident: Incident, order: Order, shop: Shop,
@@ -169,10 +171,10 @@ def settle_incident(incident: Incident) -> None:
 
 def _swap(session: Session, comp: Compensation, expected: Collection[CompensationState], **values) -> bool:
     """Change the row only if its state is still one of `expected`; the loaded object follows."""
-    done = session.execute(
+    result = session.execute(
         update(Compensation).where(Compensation.id == comp.id, Compensation.state.in_(expected)).values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
+        .execution_options(synchronize_session=False))
+    done = cast(CursorResult[Any], result).rowcount == 1
     if done:
         for name, value in values.items():
             set_committed_value(comp, name, value)

@@ -110,8 +110,8 @@ class Planned:
 
 # -- parsing and validation ---------------------------------------------------------------------------------
 
-def _number(value: Any, where: str, problems: list[str], *, low=Decimal(0), high=None, whole=False,
-            what="a number") -> Decimal | None:
+def _number(value: Any, where: str, problems: list[str], *, low: Decimal = Decimal(0), high: Decimal | None = None,
+            whole: bool = False, what: str = "a number") -> Decimal | None:
     if value is None or value == "":
         return None
     try:
@@ -159,7 +159,7 @@ def _countries(values: frozenset[str] | None, label: str, problems: list[str]) -
         problems.append(f"{label}: {', '.join(map(repr, unknown))} {what}; write countries as two-letter ISO "
                         "codes, like ES for Spain or US for the United States")
         return None
-    return frozenset(country_code(v) for v in values)
+    return frozenset(code for v in values if (code := country_code(v)))
 
 
 def parse_policy(data: Any) -> Policy:
@@ -206,7 +206,7 @@ def _parse_rule(raw: Any, i: int, problems: list[str]) -> Rule | None:
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         problems.append(f"{label}: enabled must be true or false")
-    if len(problems) > before or when is None:
+    if len(problems) > before or when is None or not isinstance(name, str):
         return None
     return Rule(name=name.strip(), when=when, then=actions, approval=Approval(approval), enabled=enabled)
 
@@ -219,11 +219,12 @@ def _parse_conditions(when: Any, label: str, problems: list[str]) -> Conditions 
     if unknown:
         problems.append(f"{label}: unknown condition {', '.join(map(repr, unknown))}")
     allowed = {"kind": values(Kind), "responsibility": values(Responsibility)}
-    lists = {k: _choices(when.get(k), f"{label}: {k}", allowed.get(k), problems) for k in LIST_CONDITIONS}
+    lists: dict[str, Any] = {k: _choices(when.get(k), f"{label}: {k}", allowed.get(k), problems)
+                             for k in LIST_CONDITIONS}
     lists["country"] = _countries(lists["country"], label, problems)
     whole = {"min_customer_orders", "max_customer_orders"}
-    numbers = {k: _number(when.get(k), f"{label}: {k.replace('_', ' ')}", problems, whole=k in whole)
-               for k in NUMBER_CONDITIONS}
+    numbers: dict[str, Any] = {k: _number(when.get(k), f"{label}: {k.replace('_', ' ')}", problems,
+                                          whole=k in whole) for k in NUMBER_CONDITIONS}
     for low, high in (("min_delay_days", "max_delay_days"), ("min_total", "max_total"),
                       ("min_customer_orders", "max_customer_orders")):
         if numbers[low] is not None and numbers[high] is not None and numbers[low] > numbers[high]:
@@ -280,12 +281,12 @@ def _parse_action(raw: Any, where: str, problems: list[str]) -> RuleAction | Non
 
 def policy_json(policy: Policy) -> dict[str, Any]:
     """The stored form of a policy (the inverse of parse_policy)."""
-    def num(n):
+    def num(n: Decimal | None) -> str | None:
         return None if n is None else str(n)
 
     rules = []
     for r in policy.rules:
-        when = {}
+        when: dict[str, Any] = {}
         for k in LIST_CONDITIONS:
             v = getattr(r.when, k)
             if v is not None:
@@ -313,7 +314,7 @@ def policy_json(policy: Policy) -> dict[str, Any]:
 # -- evaluation ---------------------------------------------------------------------------------------------
 
 def matches(c: Conditions, ctx: IncidentContext) -> bool:
-    def within(value, low, high):
+    def within(value: Decimal, low: Decimal | None, high: Decimal | None) -> bool:
         return (low is None or value >= low) and (high is None or value <= high)
 
     return (
@@ -404,16 +405,23 @@ def _price(a: RuleAction, ctx: IncidentContext, rule: str) -> Planned | None:
         amount = _money(ctx.shipping, cur)
         return Planned(a.action, rule, amount, amount=amount) if amount > 0 else None
     if a.action == A.REFUND_AMOUNT:
-        amount = _money(min(a.amount, ctx.total), cur)
+        amount = _money(min(_given(a.amount), ctx.total), cur)
         return Planned(a.action, rule, amount, amount=amount) if amount > 0 else None
     if a.action == A.REFUND_PERCENT:
-        amount = _money(ctx.total * a.percent / HUNDRED, cur)
+        amount = _money(ctx.total * _given(a.percent) / HUNDRED, cur)
         return Planned(a.action, rule, amount, amount=amount, percent=a.percent) if amount > 0 else None
     if a.action == A.COUPON_PERCENT:
-        value = _money(ctx.total * a.percent / HUNDRED, cur)
+        value = _money(ctx.total * _given(a.percent) / HUNDRED, cur)
         return Planned(a.action, rule, value, percent=a.percent, valid_days=a.valid_days)
-    amount = _money(a.amount, cur)
+    amount = _money(_given(a.amount), cur)
     return Planned(a.action, rule, amount, amount=amount, valid_days=a.valid_days) if amount > 0 else None
+
+
+def _given(value: Decimal | None) -> Decimal:
+    """An action's amount or percent, which parsing guarantees for the actions that use it."""
+    if value is None:
+        raise ValueError("a rule action without the amount or percent its kind needs")
+    return value
 
 
 def _reduce(p: Planned, left: Decimal, ctx: IncidentContext) -> None:

@@ -32,11 +32,12 @@ def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, 
         order.next_check_at = None
         return out
     for f in a.findings:
-        inc = open_by_family.get(f.kind.family)
-        if inc is None:
+        found = open_by_family.get(f.kind.family)
+        if found is None:
             inc = open_by_family[f.kind.family] = _open(order, f, now)
             out.opened += 1
         else:
+            inc = found
             _update(inc, f)
         # A new incident is owed its compensation; an old one can earn more (a longer delay, a new verdict).
         out.compensations.extend(plan_for_incident(session, inc, order, shop, now))

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,7 +22,7 @@ from connectors.base import PayloadError, json_object
 from plugin.incidents.detect import assess
 from plugin.incidents.lifecycle import Applied, apply_assessment
 from plugin.orders.calendars import CalendarError
-from plugin.orders.facts import OrderFacts, ShopEvent
+from plugin.orders.facts import Change, OrderFacts, ShopEvent
 from plugin.orders.merge import merge
 from plugin.orders.timing import TimingPolicy
 from plugin.shops import privacy
@@ -43,7 +44,15 @@ class BatchResult:
     retry_later: list[int] = field(default_factory=list)  # failed deliveries a later drain tries again
 
 
-Parsed = tuple[WebhookDelivery, list]
+OrderKey = tuple[int, str]  # (shop id, the platform's order id)
+
+
+class Parsed(NamedTuple):
+    """A delivery about orders, read: the changes it brings to each."""
+
+    delivery: WebhookDelivery
+    shop_id: int
+    changes: list[Change]
 
 
 def last_delivery_id(session: Session) -> int:
@@ -73,8 +82,21 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
     rolled back alone and its deliveries carry the error, while the rest of the batch commits."""
     result = BatchResult(deliveries=len(deliveries))
     shops = _shops(session, {d.shop_id for d in deliveries if d.shop_id is not None})
+    parsed, events = _parse(deliveries, shops, now, result)
+    _apply_orders(session, parsed, shops, now, result)
+    # After the orders, so a redaction also covers what this very batch brought in.
+    _apply_shop_events(session, events, deliveries, now, result)
+    return result
+
+
+ShopEvents = list[tuple[WebhookDelivery, Shop, ShopEvent]]
+
+
+def _parse(deliveries: list[WebhookDelivery], shops: dict[int, Shop], now: datetime,
+           result: BatchResult) -> tuple[list[Parsed], ShopEvents]:
+    """Each delivery read by its platform's connector: order changes, or a shop event (uninstall, privacy)."""
     parsed: list[Parsed] = []
-    events: list[tuple[WebhookDelivery, Shop, ShopEvent]] = []
+    events: ShopEvents = []
     for d in deliveries:
         shop = shops.get(d.shop_id) if d.shop_id is not None else None
         d.attempts += 1
@@ -87,15 +109,18 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
             event = connector.shop_event(d.topic, payload)
             if event is not None:
                 events.append((d, shop, event))  # privacy requests are honoured after uninstall too
-                continue
-            if not shop.active:
+            elif not shop.active:
                 d.processed_at, d.error = now, "no active shop for this delivery"
-                continue
-            parsed.append((d, connector.normalize(d.topic, payload, d.received_at)))
+            else:
+                parsed.append(Parsed(d, shop.id, connector.normalize(d.topic, payload, d.received_at)))
         except Exception as exc:  # whatever it raised concerns this delivery only
             failed(d, exc, now, result)
+    return parsed, events
 
-    orders = _orders(session, {(d.shop_id, c.order_id) for d, changes in parsed for c in changes})
+
+def _apply_orders(session: Session, parsed: list[Parsed], shops: dict[int, Shop], now: datetime,
+                  result: BatchResult) -> None:
+    orders = _orders(session, {(p.shop_id, c.order_id) for p in parsed for c in p.changes})
     for group in order_groups(parsed):
         try:
             with session.begin_nested():
@@ -103,15 +128,17 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
         except (IntegrityError, OperationalError):
             raise  # another worker got there first, or the database itself: the whole batch is retried
         except Exception as exc:  # rolled back to its savepoint: only this order is lost
-            for d, _ in group:
-                failed(d, exc, now, result)
+            for p in group:
+                failed(p.delivery, exc, now, result)
             continue
         result.orders += n
         result.opened += applied.opened
         result.resolved += applied.resolved
         result.compensations.extend(applied.compensations)
 
-    # After the orders, so a redaction also covers what this very batch brought in.
+
+def _apply_shop_events(session: Session, events: ShopEvents, batch: list[WebhookDelivery], now: datetime,
+                       result: BatchResult) -> None:
     deleted: set[int] = set()
     for d, shop, event in events:
         if shop.id in deleted:
@@ -120,7 +147,7 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
         try:
             with session.begin_nested():
                 d.processed_at, d.error = now, None
-                apply_shop_event(session, shop, event, deliveries, now)
+                apply_shop_event(session, shop, event, batch, now)
                 session.flush()
         except (IntegrityError, OperationalError):
             raise
@@ -129,7 +156,6 @@ def process_batch(session: Session, deliveries: list[WebhookDelivery], now: date
             continue
         if event.kind == "redact_shop":
             deleted.add(shop.id)
-    return result
 
 
 def failed(d: WebhookDelivery, exc: Exception, now: datetime, result: BatchResult) -> None:
@@ -152,9 +178,9 @@ def failed(d: WebhookDelivery, exc: Exception, now: datetime, result: BatchResul
 def order_groups(parsed: list[Parsed]) -> list[list[Parsed]]:
     """Deliveries about the same order go together: they are merged, assessed and saved as one."""
     groups: list[list[Parsed]] = []
-    where: dict[tuple[int, str], int] = {}
+    where: dict[OrderKey, int] = {}
     for item in parsed:
-        keys = {(item[0].shop_id, c.order_id) for c in item[1]}
+        keys = {(item.shop_id, c.order_id) for c in item.changes}
         hits = sorted({where[k] for k in keys if k in where})
         index = hits[0] if hits else len(groups)
         if not hits:
@@ -168,12 +194,12 @@ def order_groups(parsed: list[Parsed]) -> list[list[Parsed]]:
     return [g for g in groups if g]
 
 
-def _apply_group(session: Session, group: list[Parsed], orders: dict[tuple[int, str], Order],
+def _apply_group(session: Session, group: list[Parsed], orders: dict[OrderKey, Order],
                  shops: dict[int, Shop], now: datetime) -> tuple[Applied, int]:
-    touched: dict[tuple[int, str], tuple[OrderFacts, str]] = {}
-    for d, changes in group:
+    touched: dict[OrderKey, tuple[OrderFacts, str]] = {}
+    for d, shop_id, changes in group:
         for c in changes:
-            key = (d.shop_id, c.order_id)
+            key = (shop_id, c.order_id)
             current = touched[key][0] if key in touched else (
                 OrderFacts.from_json(orders[key].facts) if key in orders and orders[key].facts else None)
             touched[key] = (merge(current, c), f"webhook:{d.topic}")
@@ -244,8 +270,8 @@ def _shops(session: Session, ids: set[int]) -> dict[int, Shop]:
     return {s.id: s for s in session.execute(select(Shop).where(Shop.id.in_(ids))).scalars()}
 
 
-def _orders(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Order]:
-    out: dict[tuple[int, str], Order] = {}
+def _orders(session: Session, keys: set[OrderKey]) -> dict[OrderKey, Order]:
+    out: dict[OrderKey, Order] = {}
     by_shop: dict[int, list[str]] = {}
     for shop_id, order_id in keys:
         by_shop.setdefault(shop_id, []).append(order_id)

@@ -28,7 +28,7 @@ class Calendar:
     closes: time = time(18, 0)
     holidays: frozenset[date] = field(default_factory=frozenset)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.days:
             raise CalendarError("at least one business day is needed")
         if self.opens >= self.closes:

@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 # Normalized financial states (platform values are mapped onto these).
 FINANCIAL = ("pending", "authorized", "paid", "partially_paid", "partially_refunded", "refunded",
@@ -118,7 +123,8 @@ class OrderFacts:
 
     # -- JSON -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return _encode(asdict(self))
+        encoded: dict[str, Any] = _encode(asdict(self))
+        return encoded
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OrderFacts:
@@ -169,7 +175,7 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _build(cls, data: dict[str, Any]):
+def _build(cls: type[T], data: dict[str, Any]) -> T:
     names = {f.name for f in fields(cls)}
     kwargs = {}
     for k, v in data.items():

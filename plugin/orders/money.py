@@ -18,8 +18,10 @@ def minor_units(currency: str | None) -> int:
     return 2
 
 
+def in_units(amount: Decimal, currency: str | None) -> Decimal:
+    """The amount in the currency's smallest unit (cents, yen), rounded half up."""
+    return Decimal(amount).quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
 def fmt(amount: Decimal | None, currency: str | None) -> str | None:
-    if amount is None:
-        return None
-    exp = Decimal(1).scaleb(-minor_units(currency))
-    return str(Decimal(amount).quantize(exp, rounding=ROUND_HALF_UP))
+    return None if amount is None else str(in_units(amount, currency))

@@ -33,7 +33,7 @@ def _private(host: str) -> bool:
     except socket.gaierror as exc:
         raise ShopError(f"cannot resolve the store host {host!r}: {exc.strerror}") from exc
     for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%")[0])
+        addr = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved \
                 or addr.is_multicast or addr.is_unspecified:
             return True

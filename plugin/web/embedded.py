@@ -12,6 +12,7 @@ import logging
 import httpx
 from flask import Blueprint, Response, current_app, g, request
 from shopify_app import app_home_patch_id_token, token_exchange, verify_app_home_req
+from shopify_app.types import AppConfig
 from sqlalchemy import select
 
 from plugin.extensions import config, vault
@@ -27,9 +28,10 @@ bp = Blueprint("embedded", __name__)
 PATCH_PATH = "/app/patch-id-token"
 
 
-def _app_config() -> dict:
+def _app_config() -> AppConfig:
     cfg = config(current_app)
-    return {"client_id": cfg.shopify_api_key or "", "client_secret": cfg.shopify_api_secret or ""}
+    return {"client_id": cfg.shopify_api_key or "", "client_secret": cfg.shopify_api_secret or "",
+            "old_client_secret": None}
 
 
 def _as_response(res) -> Response:
@@ -63,10 +65,10 @@ def _shop_for(result) -> Shop | None:
         return shop
     exchanged = token_exchange("offline", _app_config(), id_token=result.id_token, expiring=True,
                                http_client=_http_client())
-    if not exchanged.ok:
+    token = exchanged.access_token
+    if not exchanged.ok or token is None:
         log.warning("token exchange for %s failed: %s", domain, exchanged.log)
         return None
-    token = exchanged.access_token
     credentials = {"access_token": token.token, "refresh_token": token.refresh_token, "expires_at": token.expires,
                    "scope": token.scope}
     shop = install_shopify(s, vault(current_app), config(current_app), domain=domain, credentials=credentials)

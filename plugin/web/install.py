@@ -65,7 +65,7 @@ def shopify_begin():
     shop, _ = checked
     cfg = config(current_app)
     state = secrets.token_urlsafe(24)
-    target = authorize_url(cfg.shopify_shop_url.format(shop=shop), cfg.shopify_api_key,
+    target = authorize_url(cfg.shopify_shop_url.format(shop=shop), cfg.shopify_api_key or "",
                            f"{cfg.public_url}/auth/shopify/callback", state)
     resp = redirect(target)
     # The nonce is bound to this browser: the callback must come back with the same state and cookie.
@@ -89,8 +89,8 @@ def shopify_callback():
         return _refuse("This install did not start here; start it again from Shopify.")
     cfg = config(current_app)
     try:
-        tokens = exchange_code(cfg.shopify_shop_url.format(shop=shop), args.get("code", ""), cfg.shopify_api_key,
-                               cfg.shopify_api_secret, retry=cfg.platform_retry())
+        tokens = exchange_code(cfg.shopify_shop_url.format(shop=shop), args.get("code", ""),
+                               cfg.shopify_api_key or "", cfg.shopify_api_secret or "", retry=cfg.platform_retry())
     except PlatformError as exc:
         log.warning("token exchange for %s failed: %s", shop, exc)
         return _refuse("Shopify did not give Redress access; please try the install again.", 502)

@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from plugin.compensation.policy import default_policy
@@ -46,7 +47,8 @@ def _stored_problems(shop: Shop) -> list[str]:
 
 
 def _timing_for_form(policy: dict) -> dict:
-    timing = {**DEFAULT_TIMING, **(policy.get("timing") if isinstance(policy.get("timing"), dict) else {})}
+    stored = policy.get("timing")
+    timing = {**DEFAULT_TIMING, **(stored if isinstance(stored, dict) else {})}
     hours = timing.get("business_hours")
     if not (isinstance(hours, list) and len(hours) == 2):
         timing["business_hours"] = DEFAULT_TIMING["business_hours"]
@@ -168,7 +170,7 @@ def save():
     return save_for_shop(request.form)
 
 
-def save_for_shop(form, embedded: dict | None = None) -> Response:
+def save_for_shop(form, embedded: dict | None = None) -> ResponseReturnValue:
     """Validate and save the settings form for g.shop; the page again with every problem if it is invalid."""
     stored = g.shop.policy if isinstance(g.shop.policy, dict) and g.shop.policy else default_policy()
     policy, timezone, problems = policy_from_form(form, stored)

@@ -40,7 +40,8 @@ def rules_for_form(policy: dict[str, Any]) -> list[dict[str, Any]]:
     stored = policy.get("rules")
     for r in stored if isinstance(stored, list) else []:
         r, when = _dict(r), _dict(_dict(r).get("when"))
-        then = [a for a in r.get("then") if isinstance(a, dict)] if isinstance(r.get("then"), list) else []
+        actions = r.get("then")
+        then = [a for a in actions if isinstance(a, dict)] if isinstance(actions, list) else []
         refund = next((a for a in then if a.get("action") in REFUNDS), None)
         coupon = next((a for a in then if a.get("action") in COUPONS), None)
         rows.append({
@@ -102,23 +103,46 @@ def _blank_new_rule(form: MultiDict) -> bool:
 
 def policy_from_form(form: MultiDict, stored: dict[str, Any]) -> tuple[dict[str, Any], str, list[str]]:
     """The policy and time zone the form describes, and every problem with them (empty when valid)."""
+    problems: list[str] = []
+    caps = {k: (form.get(f"caps-{k}") or "").strip() or None
+            for k in ("per_order_percent_of_total", "approval_above", "monthly_amount")}
+    timing = _timing_from_form(form, stored)
+    timezone = (form.get("timezone") or "UTC").strip()
+    contact = _contact_from_form(form, problems)
+    languages = [lang for lang in form.getlist("languages") if lang in LANGUAGES]
+    if not languages:
+        problems.append("Choose at least one language to write to customers in")
+    policy = {**stored, "rules": _rules_from_form(form), "caps": caps, "timing": timing, "contact": contact,
+              "languages": languages}
+    try:
+        parse_policy(policy)
+    except PolicyError as exc:
+        problems.extend(exc.problems)
+    try:
+        TimingPolicy.build(timezone, timing)
+    except CalendarError as exc:
+        problems.append(str(exc).capitalize())
+    return policy, timezone, problems
+
+
+def _rules_from_form(form: MultiDict) -> list[dict[str, Any]]:
+    """The rules in the order the merchant set (their position fields), without deleted or blank new ones."""
     indices = sorted({m.group(1) for k in form for m in [re.match(r"rule-(\w+)-name$", k)] if m})
     rows = []
     for i in indices:
-        if form.get(f"rule-{i}-delete"):
-            continue
-        if i == "new" and _blank_new_rule(form):
+        if form.get(f"rule-{i}-delete") or (i == "new" and _blank_new_rule(form)):
             continue
         try:
             position = float(form.get(f"rule-{i}-position") or 1e9)
         except ValueError:
             position = 1e9
         rows.append((position, indices.index(i), _rule_from_form(form, i)))
-    rules = [r for _, _, r in sorted(rows, key=lambda x: (x[0], x[1]))]
-    caps = {k: (form.get(f"caps-{k}") or "").strip() or None
-            for k in ("per_order_percent_of_total", "approval_above", "monthly_amount")}
+    return [r for _, _, r in sorted(rows, key=lambda x: (x[0], x[1]))]
+
+
+def _timing_from_form(form: MultiDict, stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored timing with what the form changed; values are checked by TimingPolicy.build."""
     timing = dict(stored.get("timing") or DEFAULT_TIMING)
-    problems: list[str] = []
     for k in ("handling_business_days", "pickup_grace_business_days", "transit_business_days"):
         value = (form.get(f"timing-{k}") or "").strip()
         if value:
@@ -134,23 +158,14 @@ def policy_from_form(form: MultiDict, stored: dict[str, Any]) -> tuple[dict[str,
         timing["business_hours"] = [form["timing-opens"], form["timing-closes"]]
     timing["business_days"] = [int(d) for d in form.getlist("timing-business_days") if d.isdigit()]
     timing["holidays"] = _words(form.get("timing-holidays", ""))
-    timezone = (form.get("timezone") or "UTC").strip()
+    return timing
+
+
+def _contact_from_form(form: MultiDict, problems: list[str]) -> dict[str, str]:
     contact = {k: (form.get(f"contact-{k}") or "").strip() for k in ("email", "phone", "whatsapp")}
     if contact["email"] and not EMAIL.match(contact["email"]):
         problems.append(f"The contact email {contact['email']!r} is not an email address")
     for k, label in (("phone", "phone number"), ("whatsapp", "WhatsApp number")):
         if contact[k] and not PHONE.match(contact[k]):
             problems.append(f"The {label} may hold only digits, spaces, dashes and a leading +")
-    languages = [lang for lang in form.getlist("languages") if lang in LANGUAGES]
-    if not languages:
-        problems.append("Choose at least one language to write to customers in")
-    policy = {**stored, "rules": rules, "caps": caps, "timing": timing, "contact": contact, "languages": languages}
-    try:
-        parse_policy(policy)
-    except PolicyError as exc:
-        problems.extend(exc.problems)
-    try:
-        TimingPolicy.build(timezone, timing)
-    except CalendarError as exc:
-        problems.append(str(exc).capitalize())
-    return policy, timezone, problems
+    return contact
