@@ -15,6 +15,38 @@ class Platform(StrEnum):
     WOOCOMMERCE = "woocommerce"
 
 
+class FinancialStatus(StrEnum):
+    """An order's payment, in Redress's words (each platform's own are mapped onto these)."""
+
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PAID = "paid"
+    PARTIALLY_PAID = "partially_paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+# The customer's money was taken, or held, at some point.
+PAYMENT_TAKEN = frozenset({FinancialStatus.PAID, FinancialStatus.PARTIALLY_PAID, FinancialStatus.AUTHORIZED,
+                           FinancialStatus.PARTIALLY_REFUNDED, FinancialStatus.REFUNDED})
+
+
+class CancelReason(StrEnum):
+    """Why an order was cancelled, in Redress's words."""
+
+    CUSTOMER = "customer"
+    PAYMENT_DECLINED = "payment_declined"
+    FRAUD = "fraud"
+    INVENTORY = "inventory"
+    STAFF = "staff"
+    OTHER = "other"
+    UNPAID = "unpaid"  # never paid: abandoned or timed out
+
+
 class Kind(StrEnum):
     """What went wrong with an order (README, "Incidents")."""
 

@@ -17,9 +17,9 @@ import requests
 
 from connectors.base import currency, items, json_kind, money, obj, required_id, text, when
 from connectors.http import PlatformError, Refused, Retry, send
-from connectors.shopify.vocabulary import CANCEL_REASONS, FINANCIAL, WEBHOOK_TOPICS
+from connectors.shopify.vocabulary import CANCEL_REASONS, CAPTURED, FINANCIAL, WEBHOOK_TOPICS, F
 from plugin.orders.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
-from plugin.vocabulary import CompensationAction
+from plugin.vocabulary import CancelReason, CompensationAction
 
 log = logging.getLogger(__name__)
 PAGE = 100
@@ -174,16 +174,15 @@ def order_facts(n: dict[str, Any]) -> OrderFacts:
         total=_shop_money(n.get("totalPriceSet")),
         shipping=_shop_money(n.get("totalShippingPriceSet")),
         currency=currency(n.get("currencyCode")),
-        financial_status=financial if financial in FINANCIAL else ("unknown" if financial else None),
+        financial_status=FINANCIAL.get(financial, F.UNKNOWN) if financial else None,
         fulfillment_status={"fulfilled": "fulfilled", "partially_fulfilled": "partial"}.get(fulfillment,
                                                                                              "unfulfilled"),
         platform_status=financial or None,
         payment_gateway=", ".join(str(g) for g in items(n.get("paymentGatewayNames"), "gateways")) or None,
         created_at=when(n.get("createdAt")),
-        paid_at=when(n.get("processedAt")) if financial in ("paid", "partially_paid", "partially_refunded",
-                                                             "refunded") else None,
+        paid_at=when(n.get("processedAt")) if financial in CAPTURED else None,
         cancelled_at=cancelled_at,
-        cancel_reason=CANCEL_REASONS.get(reason or "", "other") if cancelled_at else None,
+        cancel_reason=CANCEL_REASONS.get(reason or "", CancelReason.OTHER) if cancelled_at else None,
         cancel_reason_raw=reason,
         updated_at=when(n.get("updatedAt")),
         tags=[str(t) for t in items(n.get("tags"), "tags")],

@@ -25,22 +25,33 @@ from connectors.base import (
     when,
 )
 from connectors.shopify import admin
-from connectors.shopify.vocabulary import CANCEL_REASONS, FINANCIAL, ORDER_TOPICS
-from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent, TrackingEvent
+from connectors.shopify.vocabulary import CANCEL_REASONS, CAPTURED, FINANCIAL, ORDER_TOPICS, F
+from plugin.orders.facts import (
+    HANDED_OVER,
+    Change,
+    OrderFacts,
+    Refund,
+    Shipment,
+    ShopEvent,
+    ShopEventKind,
+    TrackingEvent,
+)
+from plugin.vocabulary import CancelReason
 
 
 def shop_event(topic: str, payload: dict[str, Any]) -> ShopEvent | None:
     """The app's uninstall and the mandatory privacy topics."""
     if topic == "app/uninstalled":
-        return ShopEvent("uninstalled")
+        return ShopEvent(ShopEventKind.UNINSTALLED)
     if topic == "shop/redact":
-        return ShopEvent("redact_shop")
+        return ShopEvent(ShopEventKind.REDACT_SHOP)
     if topic in ("customers/data_request", "customers/redact"):
         customer = obj(payload.get("customer"), "customer")
         ids = items(payload.get("orders_requested") if topic == "customers/data_request"
                     else payload.get("orders_to_redact"), "orders")
         request = obj(payload.get("data_request"), "data_request")
-        return ShopEvent("data_request" if topic == "customers/data_request" else "redact_customer",
+        kind = ShopEventKind.DATA_REQUEST if topic == "customers/data_request" else ShopEventKind.REDACT_CUSTOMER
+        return ShopEvent(kind,
                          customer_email=text(customer.get("email")), order_ids=tuple(str(i) for i in ids),
                          request_ref=text(request.get("id")))
     return None
@@ -110,15 +121,14 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         total=money(p.get("total_price")),
         shipping=_shipping(p),
         currency=currency(p.get("currency")),
-        financial_status=financial if financial in FINANCIAL else ("unknown" if financial else None),
+        financial_status=FINANCIAL.get(financial, F.UNKNOWN) if financial else None,
         fulfillment_status=_fulfillment_status(text(p.get("fulfillment_status"))),
         platform_status=financial or None,
         payment_gateway=", ".join(str(g) for g in items(p.get("payment_gateway_names"), "gateways")) or None,
         created_at=when(p.get("created_at")),
-        paid_at=when(p.get("processed_at")) if financial in ("paid", "partially_paid", "partially_refunded",
-                                                             "refunded") else None,
+        paid_at=when(p.get("processed_at")) if financial in CAPTURED else None,
         cancelled_at=cancelled_at,
-        cancel_reason=(CANCEL_REASONS.get(reason_raw or "", "other") if cancelled_at else None),
+        cancel_reason=(CANCEL_REASONS.get(reason_raw or "", CancelReason.OTHER) if cancelled_at else None),
         cancel_reason_raw=reason_raw,
         updated_at=when(p.get("updated_at")),
         tags=[t.strip() for t in (text(p.get("tags")) or "").split(",") if t.strip()],

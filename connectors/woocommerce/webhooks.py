@@ -31,6 +31,7 @@ from connectors.base import (
     when,
 )
 from plugin.orders.facts import HANDED_OVER, Change, OrderFacts, Refund, Shipment, ShopEvent
+from plugin.vocabulary import CancelReason, FinancialStatus
 
 ORDER_TOPICS = {"order.created", "order.updated", "order.restored"}
 PENDING = {"pending", "on-hold", "checkout-draft"}
@@ -93,7 +94,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         paid_at=paid_at,
         # WooCommerce keeps no cancellation time: the modification that made it cancelled is the best one.
         cancelled_at=(modified or when(p.get("date_created_gmt"))) if cancelled else None,
-        cancel_reason=("staff" if paid_at else "unpaid") if cancelled else None,
+        cancel_reason=(CancelReason.STAFF if paid_at else CancelReason.UNPAID) if cancelled else None,
         cancel_reason_raw="cancelled" if cancelled else None,
         updated_at=modified,
         shipments=_shipments_of(p, status, modified),
@@ -109,14 +110,16 @@ def _refund(r: dict[str, Any]) -> Refund:
                   note=text(r.get("reason")))
 
 
-def _financial(status: str, paid_at: datetime | None) -> str:
+def _financial(status: str, paid_at: datetime | None) -> FinancialStatus:
     if status in PENDING:
-        return "pending"
+        return FinancialStatus.PENDING
     if status in PAID_STATUSES:
-        return "paid"
+        return FinancialStatus.PAID
     if status in ("refunded", "failed"):
-        return status
-    return "paid" if paid_at else ("pending" if status == "cancelled" else "unknown")
+        return FinancialStatus(status)
+    if paid_at:
+        return FinancialStatus.PAID
+    return FinancialStatus.PENDING if status == "cancelled" else FinancialStatus.UNKNOWN
 
 
 def _shipments_of(p: dict[str, Any], status: str, modified: datetime | None) -> list[Shipment]:

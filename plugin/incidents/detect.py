@@ -25,22 +25,23 @@ from datetime import datetime
 
 from plugin.incidents.findings import Assessment, Finding, Witness
 from plugin.incidents.stalls import assess_stalls
-from plugin.orders.facts import PAYMENT_TAKEN, OrderFacts
+from plugin.orders.facts import OrderFacts
 from plugin.orders.timing import TimingPolicy
-from plugin.vocabulary import Family, Kind, Responsibility
+from plugin.vocabulary import PAYMENT_TAKEN, CancelReason, Family, FinancialStatus, Kind, Responsibility
 
-K, R = Kind, Responsibility
-CANCEL_VERDICTS = {
-    "payment_declined": (K.PAYMENT_FAILED, R.PAYMENT, "the payment was declined"),
-    "fraud": (K.ORDER_CANCELLED, R.PAYMENT, "the payment was judged fraudulent"),
-    "customer": (K.ORDER_CANCELLED, R.CUSTOMER, "the customer cancelled"),
-    "unpaid": (K.ORDER_CANCELLED, R.CUSTOMER, "the customer never paid"),
-    "inventory": (K.ORDER_CANCELLED, R.SHOP, "items were out of stock"),
-    "staff": (K.ORDER_CANCELLED, R.SHOP, "the shop cancelled it"),
-    "other": (K.ORDER_CANCELLED, R.SHOP, "the shop cancelled it"),
+K, R, C, F = Kind, Responsibility, CancelReason, FinancialStatus
+# Keyed by the plain words OrderFacts hold (a StrEnum member is its word).
+CANCEL_VERDICTS: dict[str, tuple[Kind, Responsibility, str]] = {
+    C.PAYMENT_DECLINED: (K.PAYMENT_FAILED, R.PAYMENT, "the payment was declined"),
+    C.FRAUD: (K.ORDER_CANCELLED, R.PAYMENT, "the payment was judged fraudulent"),
+    C.CUSTOMER: (K.ORDER_CANCELLED, R.CUSTOMER, "the customer cancelled"),
+    C.UNPAID: (K.ORDER_CANCELLED, R.CUSTOMER, "the customer never paid"),
+    C.INVENTORY: (K.ORDER_CANCELLED, R.SHOP, "items were out of stock"),
+    C.STAFF: (K.ORDER_CANCELLED, R.SHOP, "the shop cancelled it"),
+    C.OTHER: (K.ORDER_CANCELLED, R.SHOP, "the shop cancelled it"),
 }
-PAYMENT_FAILED = {"voided": "the payment was voided", "expired": "the payment authorization expired",
-                  "failed": "the payment failed"}
+PAYMENT_FAILED: dict[str, str] = {F.VOIDED: "the payment was voided", F.EXPIRED: "the payment authorization expired",
+                                  F.FAILED: "the payment failed"}
 
 
 def assess(facts: OrderFacts, timing: TimingPolicy, now: datetime, source: str) -> Assessment:
@@ -61,7 +62,7 @@ def _failed(facts: OrderFacts, witness: Witness) -> Finding | None:
     """The cancelled order, or the payment that failed, with whose fault it is."""
     placed = witness(facts.created_at, f"order {facts.number or facts.order_id} placed")
     if facts.cancelled_at is not None:
-        kind, who, why = CANCEL_VERDICTS.get(facts.cancel_reason or "other", CANCEL_VERDICTS["other"])
+        kind, who, why = CANCEL_VERDICTS.get(facts.cancel_reason or C.OTHER, CANCEL_VERDICTS[C.OTHER])
         raw = f" (cancel reason: {facts.cancel_reason_raw})" if facts.cancel_reason_raw else ""
         return Finding(kind, who, [placed, witness(facts.cancelled_at, f"order cancelled: {why}{raw} → {who}")],
                        since=facts.cancelled_at)
@@ -75,7 +76,7 @@ def _failed(facts: OrderFacts, witness: Witness) -> Finding | None:
 
 def _recovered_payment(facts: OrderFacts, witness: Witness, out: Assessment) -> None:
     cancelled = facts.cancelled_at is not None
-    if facts.financial_status in PAYMENT_TAKEN and not (cancelled and facts.cancel_reason == "payment_declined"):
+    if facts.financial_status in PAYMENT_TAKEN and not (cancelled and facts.cancel_reason == C.PAYMENT_DECLINED):
         out.recovered[Family.PAYMENT_FAILED] = [witness(
             facts.paid_at or facts.updated_at, f"payment succeeded (financial status: {facts.financial_status})")]
     if not cancelled:

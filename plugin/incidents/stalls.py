@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 
 from plugin.incidents.findings import Assessment, Evidence, Finding, Witness
 from plugin.orders.calendars import Calendar
-from plugin.orders.facts import LABEL_ONLY, PAYMENT_TAKEN, OrderFacts, Shipment
+from plugin.orders.facts import LABEL_ONLY, OrderFacts, Shipment
 from plugin.orders.timing import TimingPolicy
-from plugin.vocabulary import Family, Kind, Responsibility
+from plugin.vocabulary import PAYMENT_TAKEN, Family, FinancialStatus, Kind, Responsibility
 
 K, R = Kind, Responsibility
 RECHECK_OPEN = timedelta(days=1)
@@ -83,7 +83,7 @@ def assess_stalls(facts: OrderFacts, timing: TimingPolicy, witness: Witness) -> 
 def _not_followed(facts: OrderFacts) -> str | None:
     if facts.cancelled_at:
         return "the order was cancelled"
-    if facts.financial_status == "refunded":
+    if facts.financial_status == FinancialStatus.REFUNDED:
         return "the order was refunded"
     return None if facts.requires_shipping else "nothing to ship"
 

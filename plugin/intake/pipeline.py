@@ -22,7 +22,7 @@ from connectors.base import PayloadError, json_object
 from plugin.incidents.detect import assess
 from plugin.incidents.lifecycle import Applied, apply_assessment
 from plugin.orders.calendars import CalendarError
-from plugin.orders.facts import Change, OrderFacts, ShopEvent
+from plugin.orders.facts import Change, OrderFacts, ShopEvent, ShopEventKind
 from plugin.orders.merge import merge
 from plugin.orders.timing import TimingPolicy
 from plugin.shops import privacy
@@ -154,7 +154,7 @@ def _apply_shop_events(session: Session, events: ShopEvents, batch: list[Webhook
         except Exception as exc:  # as for orders: only this request is lost
             failed(d, exc, now, result)
             continue
-        if event.kind == "redact_shop":
+        if event.kind == ShopEventKind.REDACT_SHOP:
             deleted.add(shop.id)
 
 
@@ -222,13 +222,13 @@ def _apply_group(session: Session, group: list[Parsed], orders: dict[OrderKey, O
 
 def apply_shop_event(session: Session, shop: Shop, event: ShopEvent, batch: list[WebhookDelivery],
                      now: datetime) -> None:
-    if event.kind == "uninstalled":
+    if event.kind == ShopEventKind.UNINSTALLED:
         shop.active = False  # no more deliveries processed, no reconciliation; data stays until shop/redact
-    elif event.kind == "data_request":
+    elif event.kind == ShopEventKind.DATA_REQUEST:
         privacy.export_customer(session, shop, event, now)
-    elif event.kind == "redact_customer":
+    elif event.kind == ShopEventKind.REDACT_CUSTOMER:
         privacy.erase_customer(session, shop, event)
-    elif event.kind == "redact_shop":
+    elif event.kind == ShopEventKind.REDACT_SHOP:
         for d in batch:
             if d.shop_id == shop.id:
                 d.shop_id = None  # the batch's own rows outlive the shop, marked processed

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -16,13 +17,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="DataclassInstance")
 
-# Normalized financial states (platform values are mapped onto these).
-FINANCIAL = ("pending", "authorized", "paid", "partially_paid", "partially_refunded", "refunded",
-             "voided", "expired", "failed", "unknown")
-# Financial states in which the customer's money was taken or held at some point.
-PAYMENT_TAKEN = frozenset({"paid", "partially_paid", "authorized", "partially_refunded", "refunded"})
-# Normalized cancel reasons.
-CANCEL_REASONS = ("customer", "payment_declined", "fraud", "inventory", "staff", "other", "unpaid")
 # Shipment statuses (Shopify's shipment_status vocabulary, which WooCommerce tracking is mapped onto)
 # that mean the parcel is in the carrier's hands.
 # `available_for_pickup` and `returned_to_sender` come from WooCommerce tracking (TrackShip).
@@ -134,11 +128,18 @@ class OrderFacts:
         return _build(cls, data)
 
 
+class ShopEventKind(StrEnum):
+    UNINSTALLED = "uninstalled"  # the app was removed: no more deliveries or reconciliation
+    DATA_REQUEST = "data_request"  # a customer asked what the shop holds about them
+    REDACT_CUSTOMER = "redact_customer"  # erase one customer's data
+    REDACT_SHOP = "redact_shop"  # erase the whole shop
+
+
 @dataclass(frozen=True)
 class ShopEvent:
     """Something a platform tells about the shop or a customer rather than an order."""
 
-    kind: str  # uninstalled | data_request | redact_customer | redact_shop
+    kind: ShopEventKind
     customer_email: str | None = None
     order_ids: tuple[str, ...] = ()
     request_ref: str | None = None
