@@ -65,7 +65,7 @@ def test_a_job_cannot_be_put_on_a_queue_no_worker_serves(app):
 
 def test_a_worker_refuses_an_unknown_queue_as_bad_usage():
     redress = str(Path(sys.executable).parent / "redress")
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))  # this checkout's code
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))  # this checkout's code
     p = subprocess.run([redress, "worker", "--queues", "ingest,compensations"], env=env, capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 2
