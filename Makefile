@@ -26,8 +26,8 @@ test: $(STAMP) system-packages
 
 ## The hostile-input tests with a big budget (thousands of examples each; `make test` runs a few dozen).
 fuzz: $(STAMP) system-packages
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/test_hostile_payloads.py \
-	  tests/test_hostile_deliveries.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/connectors/test_hostile_payloads.py \
+	  tests/intake/test_hostile_deliveries.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,9 +14,22 @@ from plugin.config import Config
 from plugin.vocabulary import CompensationAction, CompensationState, IncidentStatus, values
 
 
+def _given_app():
+    """The application the caller hands the command, if any: Flask's test runner passes one as a ScriptInfo."""
+    from flask.cli import ScriptInfo
+
+    info = click.get_current_context().find_object(ScriptInfo)
+    return info.load_app() if info is not None else None
+
+
 def _config() -> Config:
     from plugin.config import ConfigError
 
+    given = _given_app()
+    if given is not None:
+        from plugin.extensions import config
+
+        return config(given)
     try:
         return Config.from_env()
     except ConfigError as exc:
@@ -24,6 +37,10 @@ def _config() -> Config:
 
 
 def _app():
+    """The caller's application, else one built from the environment."""
+    given = _given_app()
+    if given is not None:
+        return given
     from plugin.app import create_app
 
     return create_app(_config())

@@ -85,7 +85,7 @@ def test_shop_redact_deletes_everything_of_the_shop(app, client):
 
 def test_the_merchant_downloads_a_data_request_from_the_settings_page_and_no_other_shop_can(app, client):
     from tests.support.platforms import connect_woocommerce
-    from tests.test_settings import sign_in
+    from tests.web.test_settings import sign_in
 
     shop_id, _ = connect_shopify(app)
     declined(client)

@@ -3,12 +3,8 @@ decisions never overwrite each other, coupons are valid from their issue, and th
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from rq.registry import ScheduledJobRegistry
@@ -18,10 +14,11 @@ from connectors.http import PlatformError
 from jobs import compensate, use_app
 from plugin.app import create_app
 from plugin.compensation.ledger import LedgerError, approve, cancel, plan_for_incident, stuck
-from plugin.extensions import config, db, redis_conn
+from plugin.extensions import db, redis_conn
 from plugin.storage.models import Compensation
 from plugin.storage.queue import enqueue_compensation, queue
 from tests.conftest import make_config
+from tests.support.cli import redress
 from tests.support.fake_shopify import FakeShopify
 from tests.support.ledger import late_order, ledger, set_policy, shop_rule
 from tests.support.platforms import connect_shopify
@@ -199,10 +196,6 @@ def test_the_command_line_shows_why_a_compensation_is_not_issued(app, shopify):
     _, [comp_id] = planned(app, shopify, REFUND)
     shopify.failures = [("RedressRefund", "423")]
     run(comp_id)
-    cfg = config(app)
-    env = {**os.environ, "DATABASE_URL": cfg.database_url, "REDIS_URL": cfg.redis_url,
-           "REDRESS_INSTANCE_DIR": str(cfg.instance_dir), "REDRESS_ENCRYPTION_KEYS": ",".join(cfg.encryption_keys)}
-    out = subprocess.run([str(Path(sys.executable).parent / "redress"), "incidents", "list"], env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
+    out = redress(app, "incidents", "list", check=False)
+    assert out.exit_code == 0, out.stderr
     assert f"compensation {comp_id}: refund amount 8.00 USD, failed, 1 attempt (Shopify answered HTTP 423" in out.stdout

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,11 +16,11 @@ from plugin.extensions import db, redis_conn
 from plugin.intake import inbox
 from plugin.storage.db import make_engine
 from plugin.storage.models import WebhookDelivery
+from tests.support.cli import redress_env
 from tests.support.platforms import connect_shopify
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RETENTION = timedelta(days=30)
-REDRESS = str(Path(sys.executable).parent / "redress")
 
 
 def add_delivery(app, shop_id, key: str, *, processed_days_ago: float | None, error: str | None = None,
@@ -116,19 +112,18 @@ def test_retention_comes_from_the_environment_and_a_bad_value_is_refused(tmp_pat
 
 
 def test_operators_purge_from_the_command_line_and_a_bad_setting_stops_it(tmp_path, redis_server, sqlite_url):
-    env = dict(os.environ, REDRESS_INSTANCE_DIR=str(tmp_path / "instance"), DATABASE_URL=sqlite_url,
-               REDIS_URL=redis_server, REDRESS_INBOX_RETENTION_DAYS="7")
-    env.pop("REDRESS_ENCRYPTION_KEYS", None)
+    env = dict(REDRESS_INSTANCE_DIR=str(tmp_path / "instance"), DATABASE_URL=sqlite_url, REDIS_URL=redis_server,
+               REDRESS_INBOX_RETENTION_DAYS="7", REDRESS_ENCRYPTION_KEYS=None)
     engine = make_engine(sqlite_url)
     inbox.store(engine, shop_id=None, platform="shopify", topic="orders/updated", key="old", body=b"{}",
                 now=datetime.now(UTC) - timedelta(days=9))
     with engine.begin() as conn:
         conn.execute(update(WebhookDelivery).values(processed_at=datetime.now(UTC) - timedelta(days=8)))
-    done = subprocess.run([REDRESS, "inbox", "purge"], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    done = redress_env(env, "inbox", "purge", check=False)
+    assert done.exit_code == 0, done.stderr
     assert json.loads(done.stdout) == {"deleted": 1, "retention_days": 7}
 
     env["REDRESS_INBOX_RETENTION_DAYS"] = "1"
-    refused = subprocess.run([REDRESS, "inbox", "purge"], env=env, capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 1 and "REDRESS_INBOX_RETENTION_DAYS must be at least 3 days" in refused.stderr
+    refused = redress_env(env, "inbox", "purge", check=False)
+    assert refused.exit_code == 1 and "REDRESS_INBOX_RETENTION_DAYS must be at least 3 days" in refused.stderr
     engine.dispose()

@@ -15,6 +15,7 @@ from plugin.compensation.ledger import approve, cancel
 from plugin.extensions import config, db, vault
 from plugin.shops.tokens import shop_access
 from plugin.storage.models import Compensation, Order
+from tests.support.cli import redress
 from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.platforms import connect_woocommerce, post_shopify, post_wc, shopify_order, wc_order
 from tests.support.work import incidents, run_worker
@@ -212,31 +213,21 @@ def test_a_deleted_order_cancels_what_was_still_waiting(app, client, shopify):
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_merchant_approves_or_cancels_from_the_command_line(app, client, shopify):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    cfg = config(app)
-    env = {**os.environ, "DATABASE_URL": cfg.database_url, "REDIS_URL": cfg.redis_url,
-           "REDRESS_INSTANCE_DIR": str(cfg.instance_dir), "REDRESS_ENCRYPTION_KEYS": ",".join(cfg.encryption_keys)}
-    redress = str(Path(sys.executable).parent / "redress")
-
     def cli(*args):
-        return subprocess.run([redress, "compensations", *args], env=env, capture_output=True, text=True, timeout=60)
+        return redress(app, "compensations", *args, check=False)
 
     lost_parcel(client)
     run_worker(app)
     [waiting] = [c for c in comps(app) if c.state == "awaiting_approval"]
     approved = cli("approve", str(waiting.id))
-    assert approved.returncode == 0 and '"state": "planned"' in approved.stdout
+    assert approved.exit_code == 0 and '"state": "planned"' in approved.stdout
     run_worker(app)  # the approval enqueued the refund
     assert [r["amount"] for r in shopify.refunds_of(ORDER_ID)] == [Decimal("404.95")]
     again = cli("cancel", str(waiting.id))
-    assert again.returncode == 1 and "only planned or waiting ones can be cancelled" in again.stderr
+    assert again.exit_code == 1 and "only planned or waiting ones can be cancelled" in again.stderr
     missing = cli("approve", "999")
-    assert missing.returncode == 1 and "no compensation 999" in missing.stderr
-    assert cli("approve").returncode == 2
+    assert missing.exit_code == 1 and "no compensation 999" in missing.stderr
+    assert cli("approve").exit_code == 2
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -24,7 +24,7 @@ from tests.support.work import start_web
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 REDRESS = str(Path(sys.executable).parent / "redress")
 SHOP = "snowdevil.myshopify.com"
 SECRET = "app-secret-for-tests"

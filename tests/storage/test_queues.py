@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from rq.job import Job
@@ -14,6 +10,7 @@ from rq.job import Job
 from plugin.extensions import redis_conn
 from plugin.processes import worker
 from plugin.storage.queue import QUEUES, queue
+from tests.support.cli import redress_env
 from tests.support.platforms import connect_shopify, post_shopify, shopify_order
 
 STREAM_LIMIT = 400  # deliveries; far more than a fair worker needs before it turns to the other queues
@@ -64,9 +61,6 @@ def test_a_job_cannot_be_put_on_a_queue_no_worker_serves(app):
 
 
 def test_a_worker_refuses_an_unknown_queue_as_bad_usage():
-    redress = str(Path(sys.executable).parent / "redress")
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))  # this checkout's code
-    p = subprocess.run([redress, "worker", "--queues", "ingest,compensations"], env=env, capture_output=True,
-                       text=True, timeout=60)
-    assert p.returncode == 2
+    p = redress_env({}, "worker", "--queues", "ingest,compensations", check=False)
+    assert p.exit_code == 2
     assert "unknown queue compensations: the queues are ingest, sweep, reconcile, compensate, notify" in p.stderr

@@ -24,7 +24,7 @@ WAIT = 60  # seconds: every wait below is bounded
 
 def _env(tmp_path) -> dict:
     env = dict(os.environ, REDRESS_INSTANCE_DIR=str(tmp_path / "instance"),
-               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     for name in ("DATABASE_URL", "REDIS_URL", "PORT", "HOST"):  # SQLite and the embedded Redis
         env.pop(name, None)
     return env
