@@ -25,3 +25,14 @@ def test_no_function_in_the_domain_or_the_jobs_is_longer_than_a_screen():
     long = [f"{p.relative_to(ROOT)}:{line} {name} ({n} lines)"
             for p in files for name, line, n in _functions(p) if n > MAX_LINES]
     assert long == []
+
+
+def test_the_pure_domain_loads_without_the_web_the_database_or_redis():
+    """What a connector or a script imports to read orders must not start Flask, SQLAlchemy, Redis or RQ."""
+    import subprocess
+    import sys
+
+    code = ("import sys, plugin.orders.facts, plugin.incidents.detect, plugin.compensation.rules, plugin.vocabulary; "
+            "print(sorted(m for m in ('flask', 'sqlalchemy', 'redis', 'rq') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
