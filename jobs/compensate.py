@@ -57,8 +57,9 @@ def issue(compensation_id: int, retry=None) -> str:
     conn = redis_conn(app)
     # Two runs must never talk to the platform for one compensation at once (a WooCommerce refund has no
     # idempotency key of its own); a run that dies leaves the row `issuing` for the sweep to resume.
-    with exclusive(conn, f"compensate:{compensation_id}", LOCK_SECONDS) as mine:
-        return _issue(app, compensation_id, retry or config(app).job_retry()) if mine else "busy"
+    with exclusive(conn, f"redress:compensate:{compensation_id}", LOCK_SECONDS) as mine:
+        # The outcome as a plain word: RQ keeps job results, readable without this package.
+        return str(_issue(app, compensation_id, retry or config(app).job_retry())) if mine else "busy"
 
 
 def _issue(app, compensation_id: int, retry) -> str:

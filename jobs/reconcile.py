@@ -34,7 +34,7 @@ def run(shop_id: int | None = None, max_pages: int | None = None, retry=None) ->
             return [{"shop_id": shop_id, "error": "no such shop"}]
         for shop in shops:
             # One pass per shop at a time, however many workers and clocks there are.
-            with exclusive(conn, f"reconcile:{shop.id}", LOCK_SECONDS) as mine:
+            with exclusive(conn, f"redress:reconcile:{shop.id}", LOCK_SECONDS) as mine:
                 results.append(_one(app, s, shop, max_pages, retry) if mine else
                                {"shop_id": shop.id, "skipped": "another pass is running"})
     if any(r.get("stored") or r.get("error") for r in results):

@@ -60,7 +60,7 @@ def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
         for periodic in SCHEDULE:
             due = (now.hour * 60 + now.minute) % periodic.every_minutes == 0
             # Several clocks may run (a restart overlapping the old one): only the first enqueues each minute.
-            if due and conn.set(f"redress:clock:{periodic.job.func}:{minute}", "1", nx=True, ex=180):
+            if due and conn.set(f"redress:clock:{periodic.name}:{minute}", "1", nx=True, ex=180):
                 enqueue(conn, periodic.job)
         if once:
             return

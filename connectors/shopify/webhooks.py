@@ -109,6 +109,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
     financial = (text(p.get("financial_status")) or "").lower()
     reason_raw = text(p.get("cancel_reason"))
     cancelled_at = when(p.get("cancelled_at"))
+    shipping = _shipping(p)
     name_parts = [text(customer.get("first_name")), text(customer.get("last_name"))]
     return OrderFacts(
         order_id=required_id(p),
@@ -119,7 +120,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         locale=text(p.get("customer_locale")),
         country=text(address.get("country_code")),
         total=money(p.get("total_price")),
-        shipping=_shipping(p),
+        shipping=shipping,
         currency=currency(p.get("currency")),
         financial_status=FINANCIAL.get(financial, F.UNKNOWN) if financial else None,
         fulfillment_status=_fulfillment_status(text(p.get("fulfillment_status"))),

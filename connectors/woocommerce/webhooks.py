@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
@@ -73,8 +74,10 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
     billing = obj(p.get("billing"), "billing")
     shipping_addr = obj(p.get("shipping"), "shipping")
     paid_at = when(p.get("date_paid_gmt"))
+    completed_at = when(p.get("date_completed_gmt"))
     modified = when(p.get("date_modified_gmt"))
     cancelled = status == "cancelled"
+    shipments = _shipments_of(p, status, completed_at or modified, completed_at)
     names = [text(billing.get("first_name")), text(billing.get("last_name"))]
     return OrderFacts(
         order_id=required_id(p),
@@ -97,7 +100,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         cancel_reason=(CancelReason.STAFF if paid_at else CancelReason.UNPAID) if cancelled else None,
         cancel_reason_raw="cancelled" if cancelled else None,
         updated_at=modified,
-        shipments=_shipments_of(p, status, modified),
+        shipments=shipments,
         # Virtual and downloadable orders carry no shipping line: nothing to ship, nothing to stall.
         requires_shipping=bool(items(p.get("shipping_lines"), "shipping_lines")),
         refunds=[_refund(obj(x, "refund")) for x in items(p.get("refunds"), "refunds")],
@@ -106,8 +109,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
 
 def _refund(r: dict[str, Any]) -> Refund:
     total = money(r.get("total"))  # negative in an order's refund list; absent from some plugins' entries
-    return Refund(id=required_id(r), amount=abs(total) if total is not None else None, created_at=None,
-                  note=text(r.get("reason")))
+    return Refund(id=required_id(r), amount=abs(total or Decimal(0)), created_at=None, note=text(r.get("reason")))
 
 
 def _financial(status: str, paid_at: datetime | None) -> FinancialStatus:
@@ -122,13 +124,13 @@ def _financial(status: str, paid_at: datetime | None) -> FinancialStatus:
     return FinancialStatus.PENDING if status == "cancelled" else FinancialStatus.UNKNOWN
 
 
-def _shipments_of(p: dict[str, Any], status: str, modified: datetime | None) -> list[Shipment]:
+def _shipments_of(p: dict[str, Any], status: str, shipped_at: datetime | None,
+                  completed_at: datetime | None) -> list[Shipment]:
     """The tracked shipments, or for a completed order with none a stand-in that carries no tracking data."""
     shipments = _shipments(_meta(p.get("meta_data")))
     if status == "completed" and not shipments:
-        completed_at = when(p.get("date_completed_gmt"))
         shipments = [Shipment(id="completed", created_at=completed_at, updated_at=completed_at,
-                              shipped_at=completed_at or modified, stand_in=True)]
+                              shipped_at=shipped_at, stand_in=True)]
     return shipments
 
 

@@ -33,7 +33,7 @@ def current_access(app: Flask, session: Session, shop: Shop) -> ShopAccess:
         return access
     conn = redis_conn(app)
     # A refresh token is single-use: two workers refreshing at once would lock the shop out.
-    with exclusive(conn, f"token-refresh:{shop.id}", 60, wait=30) as mine:
+    with exclusive(conn, f"redress:token-refresh:{shop.id}", 60, wait=30) as mine:
         if not mine:
             raise TimeoutError(f"another worker has been refreshing the token of shop {shop.id} for 30 s")
         session.refresh(shop)  # another worker may have refreshed while we waited

@@ -42,14 +42,14 @@ class JobSpec:
     func: str
     queue: QueueName
     timeout: int  # seconds a run may take before the worker stops it
-    result_ttl: int = 300
-    failure_ttl: int = DAY
+    result_ttl: int | None = None  # None: RQ's own (500 s)
+    failure_ttl: int | None = None  # None: RQ's own (a year, for the operator to look into)
     # Seconds between tries while it fails; the job is tried once more per entry.
     backoff: tuple[int, ...] = ()
 
 
-DRAIN = JobSpec("jobs.ingest.drain", QueueName.INGEST, timeout=600, result_ttl=60)
-SWEEP = JobSpec("jobs.sweep.run", QueueName.SWEEP, timeout=300)
+DRAIN = JobSpec("jobs.ingest.drain", QueueName.INGEST, timeout=600, result_ttl=60, failure_ttl=DAY)
+SWEEP = JobSpec("jobs.sweep.run", QueueName.SWEEP, timeout=300, result_ttl=300)
 RECONCILE = JobSpec("jobs.reconcile.run", QueueName.RECONCILE, timeout=1800, result_ttl=3600)
 SUBSCRIBE = JobSpec("jobs.install.subscribe", QueueName.SWEEP, timeout=300)
 COMPENSATE = JobSpec("jobs.compensate.issue", QueueName.COMPENSATE, timeout=300, result_ttl=DAY,
@@ -58,12 +58,13 @@ COMPENSATE = JobSpec("jobs.compensate.issue", QueueName.COMPENSATE, timeout=300,
 
 @dataclass(frozen=True)
 class Periodic:
+    name: str  # in the clock's Redis key, which lets only one of several clocks enqueue each minute
     job: JobSpec
     every_minutes: int
 
 
 # What the clock enqueues, and how often (a minute whose number divides by `every_minutes`).
-SCHEDULE = (Periodic(SWEEP, 1), Periodic(RECONCILE, 10))
+SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10))
 
 DRAIN_PENDING_KEY = "redress:drain:pending"
 DRAIN_PENDING_TTL = 120
@@ -121,9 +122,14 @@ def queue(conn: redis.Redis, name: str) -> Queue:
 
 
 def _options(spec: JobSpec, job_id: str | None) -> dict[str, Any]:
-    retry = Retry(max=len(spec.backoff), interval=list(spec.backoff)) if spec.backoff else None
-    return {"job_timeout": spec.timeout, "result_ttl": spec.result_ttl, "failure_ttl": spec.failure_ttl,
-            "job_id": job_id, "retry": retry}
+    options: dict[str, Any] = {"job_timeout": spec.timeout, "job_id": job_id}
+    if spec.result_ttl is not None:
+        options["result_ttl"] = spec.result_ttl
+    if spec.failure_ttl is not None:
+        options["failure_ttl"] = spec.failure_ttl
+    if spec.backoff:
+        options["retry"] = Retry(max=len(spec.backoff), interval=list(spec.backoff))
+    return options
 
 
 def enqueue(conn: redis.Redis, spec: JobSpec, *args: Any, job_id: str | None = None) -> Job:
@@ -131,11 +137,11 @@ def enqueue(conn: redis.Redis, spec: JobSpec, *args: Any, job_id: str | None = N
 
 
 @contextlib.contextmanager
-def exclusive(conn: redis.Redis, name: str, seconds: int, wait: float = 0) -> Iterator[bool]:
-    """Holds the lock `name` (for at most `seconds`) while the block runs, if it can be had within `wait`
+def exclusive(conn: redis.Redis, key: str, seconds: int, wait: float = 0) -> Iterator[bool]:
+    """Holds the lock `key` (for at most `seconds`) while the block runs, if it can be had within `wait`
     seconds; yields whether it was. Only the holder releases it, so a run that outlived its lock never
     frees another run's."""
-    lock = conn.lock(f"redress:lock:{name}", timeout=seconds, blocking=wait > 0, blocking_timeout=wait or None)
+    lock = conn.lock(key, timeout=seconds, blocking=wait > 0, blocking_timeout=wait or None)
     held = lock.acquire()
     try:
         yield bool(held)

@@ -123,7 +123,7 @@ def test_older_delivery_arriving_late_is_ignored(app, client):
 
 
 def test_a_refund_entry_without_a_total_does_not_stop_the_order(app, client):
-    """Some refund plugins list a refund with no total: the order is still read, the amount left unknown."""
+    """Some refund plugins list a refund with no total: the order is still read, the refund counted as zero."""
     shop_id, _ = connect_woocommerce(app)
     body = wc_order(id=88, number="88", status="refunded", refunds=[{"id": 7, "reason": "goodwill"}])
     assert post_wc(client, shop_id, body).status_code == 200

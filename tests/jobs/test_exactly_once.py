@@ -98,3 +98,21 @@ def test_any_interleaving_of_failures_moves_the_money_exactly_once(app, httpserv
             assert comp.platform_ref == f"refund:{refunds[0]['id']}"
 
     scenario()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_run_of_the_previous_release_still_keeps_this_one_off_the_store(app, httpserver):
+    """During a deploy old and new workers run side by side: a compensation one of them is issuing (its lock
+    held under the same key) is left alone by the other, and nothing reaches the store twice."""
+    from plugin.extensions import redis_conn
+
+    fake = FakeWooCommerce(httpserver)
+    shop_id, _ = connect_woocommerce(app, url=fake.url)
+    use_app(app)
+    comp_id, order_id = _new_compensation(app, shop_id, fake)
+    redis_conn(app).set(f"redress:compensate:{comp_id}", "1", ex=600)  # as the previous release takes it
+    assert compensate.issue(comp_id) == "busy"
+    assert fake.refunds.get(order_id, []) == []
+    redis_conn(app).delete(f"redress:compensate:{comp_id}")
+    assert compensate.issue(comp_id) == "issued"
+    assert len(fake.refunds[order_id]) == 1

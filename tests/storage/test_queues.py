@@ -64,3 +64,33 @@ def test_a_worker_refuses_an_unknown_queue_as_bad_usage():
     p = redress_env({}, "worker", "--queues", "ingest,compensations", check=False)
     assert p.exit_code == 2
     assert "unknown queue compensations: the queues are ingest, sweep, reconcile, compensate, notify" in p.stderr
+
+
+def test_the_clock_enqueues_each_minute_once_even_beside_a_clock_of_the_previous_release(app):
+    """During a deploy the old and the new clock run side by side: they share the key of each minute."""
+    from datetime import UTC, datetime
+
+    from plugin.processes import clock
+
+    conn = redis_conn(app)
+    minute = datetime.now(UTC).strftime("%Y%m%d%H%M")
+    conn.set(f"redress:clock:sweep:{minute}", "1", ex=180)  # the other clock took this minute
+    conn.set(f"redress:clock:reconcile:{minute}", "1", ex=180)
+    clock(app, once=True)
+    assert queue(conn, "sweep").count == 0 and queue(conn, "reconcile").count == 0
+
+
+def test_jobs_keep_their_time_limits_and_traces(app):
+    """What an operator relies on: how long each job may run, and how long its result and failure stay."""
+    from plugin.storage.queue import DRAIN, RECONCILE, SUBSCRIBE, SWEEP, enqueue, enqueue_compensation
+
+    conn = redis_conn(app)
+    jobs = {spec.func: enqueue(conn, spec, *args) for spec, args in
+            ((DRAIN, ()), (SWEEP, ()), (RECONCILE, ()), (SUBSCRIBE, (1,)))}
+    enqueue_compensation(conn, 7)
+    jobs["jobs.compensate.issue"] = Job.fetch("compensate-7", connection=conn)
+    seen = {f: (j.timeout, j.result_ttl, j.failure_ttl) for f, j in jobs.items()}
+    assert seen == {"jobs.ingest.drain": (600, 60, 86400), "jobs.sweep.run": (300, 300, None),
+                    "jobs.reconcile.run": (1800, 3600, None), "jobs.install.subscribe": (300, None, None),
+                    "jobs.compensate.issue": (300, 86400, 7 * 86400)}
+    assert jobs["jobs.compensate.issue"].retries_left == 7
