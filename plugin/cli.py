@@ -276,6 +276,47 @@ def shops_check(shop_id, as_json):
         sys.exit(1)
 
 
+@shops.command("policy")
+@click.argument("shop_id", type=int, metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="print the shop's whole policy as JSON")
+@click.option("--set", "source", type=click.File("r"), default=None, metavar="FILE",
+              help="replace the policy with the JSON in FILE (- for stdin), checked like the settings page")
+def shops_policy(shop_id, as_json, source):
+    """Print a shop's policy (rules, caps, timing, contact, languages, communication), or replace it.
+
+    A policy with problems is refused whole: each problem on stderr, exit 2, nothing changed."""
+    from plugin.compensation.policy import check_policy, default_policy
+    from plugin.storage.models import Shop
+
+    if source is None and not as_json:
+        raise click.UsageError("say --json to print the policy, or --set FILE to replace it")
+    _app_, session = _session()
+    with session as s:
+        shop = s.get(Shop, shop_id)
+        if shop is None:
+            _fail(f"no shop {shop_id}")
+        if source is not None:
+            _replace_policy(s, shop, source, check_policy)
+        if as_json:
+            _print_json(shop.policy or default_policy())
+
+
+def _replace_policy(s, shop, source, check_policy) -> None:
+    try:
+        policy = json.load(source)
+    except json.JSONDecodeError as exc:
+        click.echo(f"Error: {source.name} is not JSON: {exc}", err=True)
+        sys.exit(2)
+    problems = check_policy(policy, shop.timezone)
+    if problems:
+        for problem in problems:
+            click.echo(f"Error: {problem}", err=True)
+        sys.exit(2)
+    shop.policy = policy
+    s.commit()
+    click.echo(f"Saved the policy of shop {shop.id}.", err=True)
+
+
 @shops.command("login-link")
 @click.argument("shop_id", type=int, metavar="ID")
 def shops_login_link(shop_id):

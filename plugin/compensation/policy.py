@@ -1,11 +1,19 @@
-"""The policy a new shop starts with (CONTRACT.md, "Default compensation policy")."""
+"""A shop's policy: the one a new shop starts with (CONTRACT.md, "Default compensation policy"), and the one
+check every change passes, whether it comes from the settings page or `redress shops policy --set`."""
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
-from plugin.orders.timing import DEFAULT_TIMING
+from plugin.compensation.rules import PolicyError, parse_policy
+from plugin.messages.communication import DEFAULT_COMMUNICATION, EMAIL, parse_communication
+from plugin.orders.calendars import CalendarError
+from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
+
+LANGUAGES = {"en": "English", "es": "Español"}
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
 
 DEFAULT_POLICY: dict[str, Any] = {
     # The shop's time zone lives on the shop itself; this is the rest of its calendar and deadlines.
@@ -13,6 +21,8 @@ DEFAULT_POLICY: dict[str, Any] = {
     # How customers can reach the shop (shown in messages and on the status page) and the languages spoken.
     "contact": {"email": "", "phone": "", "whatsapp": ""},
     "languages": ["en", "es"],
+    # How the customer and the team are kept informed (plugin.messages.communication).
+    "communication": DEFAULT_COMMUNICATION,
     "caps": {"per_order_percent_of_total": "30", "approval_above": "50"},
     "rules": [
         {"name": "Shop fault: refund shipping and a 10 % coupon",
@@ -33,3 +43,39 @@ DEFAULT_POLICY: dict[str, Any] = {
 
 def default_policy() -> dict[str, Any]:
     return copy.deepcopy(DEFAULT_POLICY)
+
+
+def check_policy(policy: Any, timezone: str) -> list[str]:
+    """Every problem with a whole policy, as sentences for the merchant (empty when it can be saved)."""
+    if not isinstance(policy, dict):
+        return ["The policy must be an object with rules, caps, timing, contact and languages"]
+    problems = _contact_problems(policy.get("contact") or {})
+    languages = policy.get("languages")
+    if not isinstance(languages, list) or not languages:
+        problems.append("Choose at least one language to write to customers in")
+    elif unknown := [lang for lang in languages if lang not in LANGUAGES]:
+        problems.append(f"Redress writes to customers in {' and '.join(LANGUAGES)}, not {', '.join(map(str, unknown))}")
+    try:
+        parse_policy(policy)
+    except PolicyError as exc:
+        problems.extend(exc.problems)
+    try:
+        TimingPolicy.build(timezone, policy.get("timing"))
+    except CalendarError as exc:
+        problems.append(str(exc).capitalize())
+    if "communication" in policy:
+        problems.extend(parse_communication(policy["communication"])[1])
+    return problems
+
+
+def _contact_problems(contact: Any) -> list[str]:
+    if not isinstance(contact, dict) or not all(isinstance(v, str) for v in contact.values()):
+        return ["The contact channels must be an object of texts: email, phone and whatsapp"]
+    problems = []
+    email = contact.get("email", "")
+    if email and not EMAIL.match(email):
+        problems.append(f"The contact email {email!r} is not an email address")
+    for k, label in (("phone", "phone number"), ("whatsapp", "WhatsApp number")):
+        if contact.get(k) and not PHONE.match(contact[k]):
+            problems.append(f"The {label} may hold only digits, spaces, dashes and a leading +")
+    return problems

@@ -95,6 +95,18 @@ class Calendar:
             d = self.next_business_day(d)
         return self._at(d, t).astimezone(UTC)
 
+    def add_business_hours(self, moment: datetime, hours: float) -> datetime:
+        """`hours` of opening time after `moment`: 8 business hours from Friday evening is Monday at 17:00."""
+        if hours < 0:
+            raise CalendarError("business hours to add must not be negative")
+        current, left = self.start_of_count(moment), timedelta(hours=hours)
+        while True:
+            closes = self._window(current.date())[1]
+            if current + left <= closes:
+                return (current + left).astimezone(UTC)
+            left -= closes - current
+            current = self._at(self.next_business_day(current.date()), self.opens)
+
     def business_days_between(self, start: datetime, end: datetime) -> int:
         """Whole business days from start's count start to end (0 if end is not later)."""
         s = self.start_of_count(start)

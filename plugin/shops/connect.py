@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 import secrets
 import socket
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from connectors.shopify import valid_shop_domain
 from plugin.compensation.policy import default_policy
 from plugin.config import Config
+from plugin.messages.communication import EMAIL
 from plugin.orders.facts import iso
 from plugin.storage.crypto import Vault, hash_token, new_api_token
 from plugin.storage.models import Shop
@@ -59,10 +59,6 @@ def _find(session: Session, platform: Platform, domain: str) -> Shop | None:
 def _exists(session: Session, platform: Platform, domain: str) -> None:
     if _find(session, platform, domain) is not None:
         raise ShopError(f"a {platform} shop {domain} is already connected")
-
-
-# An address a mail server can try: something @ a dotted domain, no spaces. Deliverability is the mail's test.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def check_email(email: str | None) -> str | None:

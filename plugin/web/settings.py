@@ -10,19 +10,20 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from plugin.compensation.policy import default_policy
+from plugin.compensation.policy import LANGUAGES, default_policy
 from plugin.compensation.preview import preview
 from plugin.compensation.rules import PolicyError, parse_policy
 from plugin.extensions import config, redis_conn
+from plugin.messages.communication import EMAIL
 from plugin.orders.calendars import CalendarError
 from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
 from plugin.shops import connection
-from plugin.shops.connect import EMAIL, ShopError, check_email
+from plugin.shops.connect import ShopError, check_email
 from plugin.storage import mailer
 from plugin.storage.models import DataExport, Shop
 from plugin.vocabulary import Approval, Kind, Responsibility
 from plugin.web import auth
-from plugin.web.settings_form import COUPONS, LANGUAGES, REFUNDS, policy_from_form, rules_for_form
+from plugin.web.settings_form import COUPONS, REFUNDS, policy_from_form, rules_for_form
 
 bp = Blueprint("settings", __name__)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

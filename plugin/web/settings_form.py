@@ -8,16 +8,12 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from plugin.compensation.countries import country_code
-from plugin.compensation.rules import PolicyError, parse_policy
-from plugin.orders.calendars import CalendarError
-from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
-from plugin.shops.connect import EMAIL
+from plugin.compensation.policy import LANGUAGES, check_policy
+from plugin.orders.timing import DEFAULT_TIMING
 from plugin.vocabulary import CompensationAction
 
 REFUNDS = tuple(a for a in CompensationAction if not a.is_coupon)
 COUPONS = tuple(a for a in CompensationAction if a.is_coupon)
-LANGUAGES = {"en": "English", "es": "Español"}
-PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
 
 
 def _words(value: str) -> list[str]:
@@ -103,26 +99,14 @@ def _blank_new_rule(form: MultiDict) -> bool:
 
 def policy_from_form(form: MultiDict, stored: dict[str, Any]) -> tuple[dict[str, Any], str, list[str]]:
     """The policy and time zone the form describes, and every problem with them (empty when valid)."""
-    problems: list[str] = []
     caps = {k: (form.get(f"caps-{k}") or "").strip() or None
             for k in ("per_order_percent_of_total", "approval_above", "monthly_amount")}
-    timing = _timing_from_form(form, stored)
     timezone = (form.get("timezone") or "UTC").strip()
-    contact = _contact_from_form(form, problems)
+    contact = {k: (form.get(f"contact-{k}") or "").strip() for k in ("email", "phone", "whatsapp")}
     languages = [lang for lang in form.getlist("languages") if lang in LANGUAGES]
-    if not languages:
-        problems.append("Choose at least one language to write to customers in")
-    policy = {**stored, "rules": _rules_from_form(form), "caps": caps, "timing": timing, "contact": contact,
-              "languages": languages}
-    try:
-        parse_policy(policy)
-    except PolicyError as exc:
-        problems.extend(exc.problems)
-    try:
-        TimingPolicy.build(timezone, timing)
-    except CalendarError as exc:
-        problems.append(str(exc).capitalize())
-    return policy, timezone, problems
+    policy = {**stored, "rules": _rules_from_form(form), "caps": caps, "timing": _timing_from_form(form, stored),
+              "contact": contact, "languages": languages}
+    return policy, timezone, check_policy(policy, timezone)
 
 
 def _rules_from_form(form: MultiDict) -> list[dict[str, Any]]:
@@ -160,12 +144,3 @@ def _timing_from_form(form: MultiDict, stored: dict[str, Any]) -> dict[str, Any]
     timing["holidays"] = _words(form.get("timing-holidays", ""))
     return timing
 
-
-def _contact_from_form(form: MultiDict, problems: list[str]) -> dict[str, str]:
-    contact = {k: (form.get(f"contact-{k}") or "").strip() for k in ("email", "phone", "whatsapp")}
-    if contact["email"] and not EMAIL.match(contact["email"]):
-        problems.append(f"The contact email {contact['email']!r} is not an email address")
-    for k, label in (("phone", "phone number"), ("whatsapp", "WhatsApp number")):
-        if contact[k] and not PHONE.match(contact[k]):
-            problems.append(f"The {label} may hold only digits, spaces, dashes and a leading +")
-    return contact
