@@ -27,17 +27,16 @@ def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, 
     open_by_family = {Kind(i.kind).family: i for i in order.incidents if i.status in OPEN_STATUSES}
     out = Applied()
     if a.dismiss is not None:
-        for inc in open_by_family.values():
-            _dismiss(session, inc, a.dismiss, now)  # the order is gone: nothing left to compensate
+        for gone in open_by_family.values():
+            _dismiss(session, gone, a.dismiss, now)  # the order is gone: nothing left to compensate
         order.next_check_at = None
         return out
     for f in a.findings:
-        found = open_by_family.get(f.kind.family)
-        if found is None:
+        inc = open_by_family.get(f.kind.family)
+        if inc is None:
             inc = open_by_family[f.kind.family] = _open(order, f, now)
             out.opened += 1
         else:
-            inc = found
             _update(inc, f)
         # A new incident is owed its compensation; an old one can earn more (a longer delay, a new verdict).
         out.compensations.extend(plan_for_incident(session, inc, order, shop, now))

@@ -122,7 +122,8 @@ def queue(conn: redis.Redis, name: str) -> Queue:
 
 
 def _options(spec: JobSpec, job_id: str | None) -> dict[str, Any]:
-    options: dict[str, Any] = {"job_timeout": spec.timeout, "job_id": job_id}
+    # Named as enqueue_call and prepare_data take them.
+    options: dict[str, Any] = {"timeout": spec.timeout, "job_id": job_id}
     if spec.result_ttl is not None:
         options["result_ttl"] = spec.result_ttl
     if spec.failure_ttl is not None:
@@ -133,7 +134,7 @@ def _options(spec: JobSpec, job_id: str | None) -> dict[str, Any]:
 
 
 def enqueue(conn: redis.Redis, spec: JobSpec, *args: Any, job_id: str | None = None) -> Job:
-    return queue(conn, spec.queue).enqueue(spec.func, *args, **_options(spec, job_id))
+    return queue(conn, spec.queue).enqueue_call(spec.func, args, **_options(spec, job_id))
 
 
 @contextlib.contextmanager
@@ -167,8 +168,6 @@ def enqueue_compensation(conn: redis.Redis, *compensation_ids: int) -> None:
     """One job per compensation (its id in the job id); retried with back-off while the platform fails."""
     if not compensation_ids:
         return
-    options = _options(COMPENSATE, None)
-    options["timeout"] = options.pop("job_timeout")
     queue(conn, COMPENSATE.queue).enqueue_many([  # one round trip for a whole batch
-        Queue.prepare_data(COMPENSATE.func, (cid,), **{**options, "job_id": f"compensate-{cid}"})
+        Queue.prepare_data(COMPENSATE.func, (cid,), **_options(COMPENSATE, f"compensate-{cid}"))
         for cid in dict.fromkeys(compensation_ids)])

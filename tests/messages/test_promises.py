@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,19 +63,12 @@ def communications(draw):
 zones = st.sampled_from([MADRID, ZoneInfo("America/Mexico_City"), ZoneInfo("Australia/Sydney"), ZoneInfo("UTC")])
 
 
-@given(comm=communications(), last=moments, tz=zones)
-def test_the_next_update_is_never_later_than_the_longest_silence_nor_at_night(comm, last, tz):
+@pytest.mark.parametrize("promise", [update_due, reply_due], ids=["next update", "answer to a reply"])
+@given(comm=communications(), start=moments, tz=zones)
+def test_a_promise_is_never_later_than_the_longest_silence_nor_at_night(promise, comm, start, tz):
     cal = Calendar(tz=tz)
-    due = update_due(last, comm, cal)
-    assert last < due <= last + timedelta(hours=comm.max_silence_hours)
-    assert not in_quiet_hours(due, comm, cal)
-
-
-@given(comm=communications(), received=moments, tz=zones)
-def test_an_answer_is_promised_within_the_longest_silence_and_never_at_night(comm, received, tz):
-    cal = Calendar(tz=tz)
-    due = reply_due(received, comm, cal)
-    assert received < due <= received + timedelta(hours=comm.max_silence_hours)
+    due = promise(start, comm, cal)
+    assert start < due <= start + timedelta(hours=comm.max_silence_hours)
     assert not in_quiet_hours(due, comm, cal)
 
 
