@@ -138,6 +138,47 @@ class Approval(StrEnum):
     NEVER = "never"
 
 
+class Audience(StrEnum):
+    CUSTOMER = "customer"
+    TEAM = "team"
+
+
+class Purpose(StrEnum):
+    """Why a message exists (CONTRACT.md, "Customer communication")."""
+
+    OPENED = "opened"  # the first word to the customer: what happened, whose fault, what comes next
+    COMPENSATION = "compensation"  # a refund or coupon issued after the first message went
+    UPDATE = "update"  # news, or honestly none, before the longest silence runs out
+    RESOLVED = "resolved"  # what was done, and "is this sorted for you?"
+    REPLY = "reply"  # the customer's own words, from the status page
+    CRISIS = "crisis"  # one update to everyone a crisis touches
+    TEAM_ALERT = "team_alert"  # to the shop's team
+
+
+# What goes to the customer, in the order an incident's story tells it.
+CUSTOMER_PURPOSES = (Purpose.OPENED, Purpose.COMPENSATION, Purpose.UPDATE, Purpose.RESOLVED, Purpose.CRISIS)
+
+
+class MessageState(StrEnum):
+    QUEUED = "queued"  # recorded, not handed to the transport yet (or handed over by a run that died)
+    SENT = "sent"
+    FAILED = "failed"  # the transport refused it for good, in its own words
+
+
+class Channel(StrEnum):
+    EMAIL = "email"  # through SMTP_URL
+    OUTBOX = "outbox"  # written as an .eml file when no SMTP_URL is set
+    STATUS_PAGE = "status_page"  # the customer's own words, from the status page
+    WEBHOOK = "webhook"  # the team's incoming webhook (Slack-compatible)
+
+
+class Locale(StrEnum):
+    """The languages Redress writes to customers in."""
+
+    EN = "en"
+    ES = "es"
+
+
 def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
     """The stored words of a vocabulary, in its order (for choices, forms and error messages)."""
     return tuple(m.value for m in vocabulary)

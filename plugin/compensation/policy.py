@@ -11,8 +11,9 @@ from plugin.compensation.rules import PolicyError, parse_policy
 from plugin.messages.communication import DEFAULT_COMMUNICATION, EMAIL, parse_communication
 from plugin.orders.calendars import CalendarError
 from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
+from plugin.vocabulary import Locale
 
-LANGUAGES = {"en": "English", "es": "Español"}
+LANGUAGES = {Locale.EN: "English", Locale.ES: "Español"}
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
 
 DEFAULT_POLICY: dict[str, Any] = {

@@ -19,6 +19,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from plugin.incidents.presentation import incident_json
 from plugin.orders.facts import ShopEvent, iso
 from plugin.storage.models import DataExport, Incident, Message, Order, Shop, WebhookDelivery
+from plugin.vocabulary import Audience
 
 PERSONAL_FACTS = ("customer_email", "customer_id", "customer_name")
 # Raw deliveries are read this many at a time: a shop's whole inbox never sits in memory at once.
@@ -49,9 +50,10 @@ def export_customer(session: Session, shop: Shop, event: ShopEvent, now: datetim
         "shop": shop.domain, "customer_email": event.customer_email, "generated_at": iso(now),
         "orders": [{"id": o.platform_order_id, "number": o.number, "facts": o.facts} for o in orders],
         "incidents": [incident_json(i) for o in orders for i in o.incidents],
-        "messages": [{"incident_id": m.incident_id, "channel": m.channel, "purpose": m.purpose,
-                      "template": m.template, "locale": m.locale, "sent_at": iso(m.sent_at) if m.sent_at else None}
-                     for m in messages],
+        "messages": [{"incident_id": m.incident_id, "audience": m.audience, "purpose": m.purpose,
+                      "channel": m.channel, "to": m.to_address, "locale": m.locale, "subject": m.subject,
+                      "text": m.body_text, "sent_at": iso(m.sent_at) if m.sent_at else None}
+                     for m in messages if m.audience == Audience.CUSTOMER],
         # The raw deliveries that carried this customer's data: the same ones an erasure would empty.
         "deliveries": [{"topic": d.topic, "received_at": iso(d.received_at), "body": _readable(d.body)}
                        for d in customer_deliveries(session, shop.id, event.customer_email, ids)],
@@ -69,6 +71,12 @@ def erase_customer(session: Session, shop: Shop, event: ShopEvent) -> int:
         o.customer_email = None
         # Incidents keep kind, verdict, times and evidence: the counts stay, the person goes.
         o.facts = {k: (None if k in PERSONAL_FACTS else v) for k, v in (o.facts or {}).items()}
+    # What was written to them, and their own words, named them: the bodies go, the record that a message
+    # went (purpose and time, for the shop's promises and analytics) stays.
+    incident_ids = [i.id for o in orders for i in o.incidents]
+    if incident_ids:
+        session.execute(update(Message).where(Message.incident_id.in_(incident_ids))
+                        .values(to_address=None, subject=None, body_text="", body_html=None, details={}))
     # Raw deliveries carry names and addresses: empty those about these orders or this customer.
     for d in customer_deliveries(session, shop.id, event.customer_email, ids):
         d.body = b"{}"

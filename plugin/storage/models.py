@@ -29,11 +29,15 @@ from sqlalchemy.types import TypeDecorator
 
 from plugin.vocabulary import (
     OPEN_STATUSES,
+    Audience,
+    Channel,
     CompensationAction,
     CompensationState,
     IncidentStatus,
     Kind,
+    MessageState,
     Platform,
+    Purpose,
     Responsibility,
     values,
 )
@@ -193,11 +197,24 @@ class Incident(Base):
     # When the order first went wrong (the missed deadline, the cancellation): delays count from here.
     late_since: Mapped[datetime | None]
     crisis_id: Mapped[int | None] = mapped_column(Integer)
+    # The customer's side: the language written in (fixed at the first message), when Redress must look at
+    # this incident's messages again (the clock reads only due rows), and what the customer said.
+    locale: Mapped[str | None] = mapped_column(String(10))
+    next_message_at: Mapped[datetime | None] = mapped_column(index=True)
+    # An offer the customer chooses from: {"rule", "options": [...], "default_after_days", "deadline"}.
+    offer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    offer_chosen: Mapped[int | None] = mapped_column(Integer)
+    offer_chosen_at: Mapped[datetime | None]
+    confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    confirmed_at: Mapped[datetime | None]
+    # The answer promised to the customer's last reply, until the team gives it.
+    reply_due_at: Mapped[datetime | None]
 
     order: Mapped[Order] = relationship(back_populates="incidents")
     compensations: Mapped[list[Compensation]] = relationship(
         back_populates="incident", order_by="Compensation.id"
     )
+    messages: Mapped[list[Message]] = relationship(back_populates="incident", order_by="Message.id")
 
     __table_args__ = (
         # One open incident per order and kind, enforced by the database itself.
@@ -238,17 +255,39 @@ class Compensation(Base):
 
 
 class Message(Base):
+    """One message to the customer or the team, or the customer's own words. Its row is committed before it
+    is handed to the transport: one per incident × purpose × sequence (and one per `key`, which names
+    messages about no single incident too, like the team's daily digest), so nothing is sent twice."""
+
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(20))
-    purpose: Mapped[str] = mapped_column(String(40))
-    template: Mapped[str] = mapped_column(String(100))
-    locale: Mapped[str] = mapped_column(String(10))
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    audience: Mapped[Audience] = mapped_column(words(Audience, 20))
+    purpose: Mapped[Purpose] = mapped_column(words(Purpose, 20))
+    sequence: Mapped[int] = mapped_column(Integer, default=1)
+    channel: Mapped[Channel] = mapped_column(words(Channel, 20))
+    to_address: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(10))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str | None] = mapped_column(Text)
+    # What the message told: the compensations it announced, the promise it made, the facts it reported.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[MessageState] = mapped_column(words(MessageState, 20), default=MessageState.QUEUED)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
-    __table_args__ = (UniqueConstraint("incident_id", "channel", "purpose"),)
+    incident: Mapped[Incident | None] = relationship(back_populates="messages")
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "purpose", "sequence"),
+        Index("ix_messages_incident_id", "incident_id"),
+    )
 
 
 class DataExport(Base):
