@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -54,6 +54,10 @@ RECONCILE = JobSpec("jobs.reconcile.run", QueueName.RECONCILE, timeout=1800, res
 SUBSCRIBE = JobSpec("jobs.install.subscribe", QueueName.SWEEP, timeout=300)
 COMPENSATE = JobSpec("jobs.compensate.issue", QueueName.COMPENSATE, timeout=300, result_ttl=DAY,
                      failure_ttl=7 * DAY, backoff=(10, 30, 60, 120, 300, 600, 1800))
+# Decide what an incident's customer is owed now (and record it); then each recorded message is sent.
+CONSIDER = JobSpec("jobs.notify.consider", QueueName.NOTIFY, timeout=300, result_ttl=300)
+SEND = JobSpec("jobs.notify.send", QueueName.NOTIFY, timeout=120, result_ttl=DAY, failure_ttl=7 * DAY,
+               backoff=(30, 60, 300, 900, 1800, 3600))
 
 
 @dataclass(frozen=True)
@@ -166,8 +170,22 @@ def request_drain(conn: redis.Redis) -> bool:
 
 def enqueue_compensation(conn: redis.Redis, *compensation_ids: int) -> None:
     """One job per compensation (its id in the job id); retried with back-off while the platform fails."""
-    if not compensation_ids:
-        return
-    queue(conn, COMPENSATE.queue).enqueue_many([  # one round trip for a whole batch
-        Queue.prepare_data(COMPENSATE.func, (cid,), **_options(COMPENSATE, f"compensate-{cid}"))
-        for cid in dict.fromkeys(compensation_ids)])
+    enqueue_many(conn, COMPENSATE, compensation_ids, "compensate")
+
+
+def enqueue_many(conn: redis.Redis, spec: JobSpec, ids: Iterable[int], prefix: str) -> None:
+    """One job per id (the id in the job id), in one round trip."""
+    unique = list(dict.fromkeys(ids))
+    if unique:
+        queue(conn, spec.queue).enqueue_many([
+            Queue.prepare_data(spec.func, (i,), **_options(spec, f"{prefix}-{i}")) for i in unique])
+
+
+def enqueue_notify(conn: redis.Redis, *message_ids: int) -> None:
+    """Send recorded messages, one job each, retried with back-off while the mail server fails."""
+    enqueue_many(conn, SEND, message_ids, "send")
+
+
+def enqueue_consider(conn: redis.Redis, *incident_ids: int) -> None:
+    """Look at what these incidents' customers are owed now (a message due, merged, or not yet)."""
+    enqueue_many(conn, CONSIDER, incident_ids, "consider")
