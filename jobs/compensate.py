@@ -26,7 +26,7 @@ from plugin.extensions import config, db, redis_conn
 from plugin.orders.money import in_units
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Compensation, Incident, Order
-from plugin.storage.queue import exclusive
+from plugin.storage.queue import exclusive, request_messages
 from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,13 @@ def issue(compensation_id: int, retry=None) -> str:
     # Two runs must never talk to the platform for one compensation at once (a WooCommerce refund has no
     # idempotency key of its own); a run that dies leaves the row `issuing` for the sweep to resume.
     with exclusive(conn, f"redress:compensate:{compensation_id}", LOCK_SECONDS) as mine:
+        if not mine:
+            return "busy"
         # The outcome as a plain word: RQ keeps job results, readable without this package.
-        return str(_issue(app, compensation_id, retry or config(app).job_retry())) if mine else "busy"
+        outcome = str(_issue(app, compensation_id, retry or config(app).job_retry()))
+    if outcome in (CompensationState.ISSUED, CompensationState.FAILED):
+        request_messages(conn)  # the customer hears what they were given (or the first message stops waiting)
+    return outcome
 
 
 def _issue(app, compensation_id: int, retry) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from jobs import get_app
 from plugin.extensions import db, redis_conn
 from plugin.intake.pipeline import BatchResult, failed, last_delivery_id, pending_deliveries, process_batch
-from plugin.storage.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
+from plugin.storage.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain, request_messages
 from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
         if time.monotonic() - started > max_seconds:
             request_drain(conn)  # let other queued work run; the next job carries on
             break
+    if total.orders:
+        request_messages(conn)  # an incident opened, resolved or changed: its customer hears now
     summary = {k: v for k, v in total.__dict__.items() if k not in ("compensations", "retry_later")}
     summary["compensations"] = planned
     if total.deliveries:

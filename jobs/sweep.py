@@ -15,7 +15,7 @@ from plugin.extensions import config, db, redis_conn
 from plugin.intake.inbox import purge
 from plugin.intake.sweep import BATCH, sweep_due_orders
 from plugin.storage.models import WebhookDelivery
-from plugin.storage.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain
+from plugin.storage.queue import DRAIN_PENDING_KEY, enqueue_compensation, request_drain, request_messages
 from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ def run(now: datetime | None = None) -> dict:
         resume = stuck_compensations(s, now)
     conn = redis_conn(app)
     enqueue_compensation(conn, *planned, *resume)
+    if swept:
+        request_messages(conn)
     if stuck:
         log.info("%d inbox rows waiting for over %s: re-enqueueing the drain", stuck, STUCK_AFTER)
         conn.delete(DRAIN_PENDING_KEY)

@@ -74,6 +74,12 @@ class Family(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     RETURNED_TO_SENDER = "returned_to_sender"
 
+    @property
+    def awaits_delivery(self) -> bool:
+        """The customer still waits for the parcel: updates keep them informed until it comes. A payment
+        that failed or a cancelled order is told once, with what the customer can do."""
+        return self not in (Family.PAYMENT_FAILED, Family.ORDER_CANCELLED)
+
 
 _FAMILY = {Kind.FULFILLMENT_LATE: Family.HANDOVER, Kind.PICKUP_LATE: Family.HANDOVER,
            Kind.TRANSIT_STALLED: Family.TRANSIT, Kind.DELIVERY_LATE: Family.TRANSIT, Kind.LOST: Family.TRANSIT}

@@ -85,6 +85,7 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         customer_email=text(billing.get("email")),
         customer_id=text(p.get("customer_id")) if p.get("customer_id") not in (0, "0", None) else None,
         customer_name=" ".join(n for n in names if n) or None,
+        locale=_language(p),
         country=text(shipping_addr.get("country")) or text(billing.get("country")),
         total=money(p.get("total")),
         shipping=money(p.get("shipping_total")),
@@ -132,6 +133,16 @@ def _shipments_of(p: dict[str, Any], status: str, shipped_at: datetime | None,
         shipments = [Shipment(id="completed", created_at=completed_at, updated_at=completed_at,
                               shipped_at=shipped_at, stand_in=True)]
     return shipments
+
+
+# Where multilingual plugins record the language an order was placed in: WPML, Polylang, TranslatePress.
+LANGUAGE_META = ("wpml_language", "_wpml_language", "pll_language", "_pll_language", "trp_language",
+                 "_trp_language")
+
+
+def _language(p: dict[str, Any]) -> str | None:
+    meta = _meta(p.get("meta_data"))
+    return next((text(meta[k]) for k in LANGUAGE_META if k in meta and isinstance(meta[k], str)), None)
 
 
 def _meta(value: Any) -> dict[str, Any]:

@@ -224,6 +224,7 @@ def mark_issued(session: Session, comp: Compensation, ref: str, now: datetime) -
     # Nothing moves a compensation out of `issuing` but its own (locked) job, so this always applies.
     _swap(session, comp, (C.ISSUING,), state=C.ISSUED, platform_ref=ref, error=None, updated_at=now)
     settle_incident(comp.incident)
+    comp.incident.next_message_at = now  # the customer is told what they were given
 
 
 def mark_failed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:
@@ -233,6 +234,7 @@ def mark_failed(session: Session, comp: Compensation, reason: str, now: datetime
     comp.incident.evidence = [*comp.incident.evidence, {
         "at": iso(now), "source": "compensation", "fact": f"the {what} failed: {reason}; it needs the merchant"}]
     settle_incident(comp.incident)
+    comp.incident.next_message_at = now  # a first message waiting for it goes without it
 
 
 def mark_unconfirmed(session: Session, comp: Compensation, reason: str, now: datetime) -> None:

@@ -52,7 +52,8 @@ def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, 
 
 def _open(order: Order, f: Finding, now: datetime) -> Incident:
     inc = Incident(shop_id=order.shop_id, kind=f.kind, responsibility=f.responsibility, status=IncidentStatus.OPEN,
-                   evidence=list(f.evidence), opened_at=now, late_since=f.since or now)
+                   evidence=list(f.evidence), opened_at=now, late_since=f.since or now,
+                   next_message_at=now)  # the customer is told at once
     order.incidents.append(inc)
     return inc
 
@@ -82,6 +83,7 @@ def _resolve(open_by_family: dict[Family, Incident], recovered: dict[Family, lis
         if inc is not None and fam not in active:
             add_evidence(inc, evidence)
             inc.status, inc.resolved_at = IncidentStatus.RESOLVED, now
+            inc.next_message_at = now  # the closing message
             resolved += 1
     return resolved
 

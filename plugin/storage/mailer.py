@@ -32,6 +32,29 @@ def message(to: str, subject: str, text: str, sender: str = SENDER) -> EmailMess
     return msg
 
 
+def composed(to: str, subject: str, text: str, html: str | None, sender: str, reply_to: str = "",
+             message_id: str | None = None) -> EmailMessage:
+    """A message with a plain-text body and, when given, an HTML alternative. A fixed Message-ID lets a
+    mail server or client recognise the same message should it ever be handed over twice."""
+    msg = message(to, subject, text, sender)
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    if message_id:
+        msg.replace_header("Message-ID", message_id)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def permanent(exc: BaseException) -> bool:
+    """The server refused the message for good (a 5xx answer): trying again would get the same."""
+    cause = exc.__cause__ if isinstance(exc, MailError) else exc
+    if isinstance(cause, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in cause.recipients.values())
+    return isinstance(cause, smtplib.SMTPResponseException) and cause.smtp_code >= 500 \
+        and not isinstance(cause, smtplib.SMTPServerDisconnected)
+
+
 def send(smtp_url: str | None, to: str, subject: str, text: str, sender: str = SENDER) -> None:
     deliver(smtp_url, message(to, subject, text, sender))
 
@@ -55,11 +78,12 @@ def deliver(smtp_url: str | None, msg: EmailMessage) -> None:
         raise MailError(f"the SMTP server did not take the message: {exc}") from exc
 
 
-def write_outbox(msg: EmailMessage, outbox: Path) -> Path:
-    """Write the message as an .eml file in `outbox`, readable by its owner only (links in it sign people in)."""
+def write_outbox(msg: EmailMessage, outbox: Path, name: str | None = None) -> Path:
+    """Write the message as an .eml file in `outbox`, readable by its owner only (links in it sign people in).
+    Written again under the same `name`, it replaces the file: a retried message is still one file."""
     outbox.mkdir(parents=True, exist_ok=True)
-    name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.eml"
-    partial = outbox / f".{name}.part"
+    name = name or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.eml"
+    partial = outbox / f".{name}.{uuid.uuid4().hex[:8]}.part"
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(bytes(msg))

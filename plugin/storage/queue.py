@@ -54,8 +54,8 @@ RECONCILE = JobSpec("jobs.reconcile.run", QueueName.RECONCILE, timeout=1800, res
 SUBSCRIBE = JobSpec("jobs.install.subscribe", QueueName.SWEEP, timeout=300)
 COMPENSATE = JobSpec("jobs.compensate.issue", QueueName.COMPENSATE, timeout=300, result_ttl=DAY,
                      failure_ttl=7 * DAY, backoff=(10, 30, 60, 120, 300, 600, 1800))
-# Decide what an incident's customer is owed now (and record it); then each recorded message is sent.
-CONSIDER = JobSpec("jobs.notify.consider", QueueName.NOTIFY, timeout=300, result_ttl=300)
+# Record the messages incidents owe now; then each recorded message is sent.
+MESSAGES = JobSpec("jobs.notify.due", QueueName.NOTIFY, timeout=300, result_ttl=300)
 SEND = JobSpec("jobs.notify.send", QueueName.NOTIFY, timeout=120, result_ttl=DAY, failure_ttl=7 * DAY,
                backoff=(30, 60, 300, 900, 1800, 3600))
 
@@ -68,10 +68,11 @@ class Periodic:
 
 
 # What the clock enqueues, and how often (a minute whose number divides by `every_minutes`).
-SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10))
+SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10), Periodic("messages", MESSAGES, 1))
 
 DRAIN_PENDING_KEY = "redress:drain:pending"
 DRAIN_PENDING_TTL = 120
+MESSAGES_PENDING_KEY = "redress:notify:pending"
 
 
 def connect(redis_url: str | None, instance_dir: Path) -> redis.Redis:
@@ -186,6 +187,10 @@ def enqueue_notify(conn: redis.Redis, *message_ids: int) -> None:
     enqueue_many(conn, SEND, message_ids, "send")
 
 
-def enqueue_consider(conn: redis.Redis, *incident_ids: int) -> None:
-    """Look at what these incidents' customers are owed now (a message due, merged, or not yet)."""
-    enqueue_many(conn, CONSIDER, incident_ids, "consider")
+def request_messages(conn: redis.Redis) -> bool:
+    """Record and send the messages due now, rather than at the clock's next minute, unless a run is
+    already pending. Called after anything that opens, resolves or compensates an incident is committed."""
+    if not conn.set(MESSAGES_PENDING_KEY, "1", nx=True, ex=30):
+        return False
+    enqueue(conn, MESSAGES)
+    return True

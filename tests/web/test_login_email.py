@@ -8,28 +8,16 @@ import re
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from plugin.extensions import config
-from tests.support.pg import _free_port
+from tests.support import smtp as smtp_server
 from tests.support.platforms import connect_woocommerce
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture
 def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield inbox, f"smtp://127.0.0.1:{controller.port}"
+    inbox, controller, url = smtp_server.start()
+    yield inbox, url
     controller.stop()
 
 

@@ -1,0 +1,135 @@
+"""Recording what an incident's customer is owed: the schedule says which message is due, the words are
+composed, and the row is added (unique per incident × purpose × sequence) for the caller to commit before
+anything is sent. The incident keeps when to look again."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from email.utils import formataddr, parseaddr
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from plugin.messages.communication import EMAIL, Communication, parse_communication
+from plugin.messages.compose import TemplateProblem, compose
+from plugin.messages.language import choose
+from plugin.messages.schedule import Case, Due, Told, next_messages, promised_update
+from plugin.messages.story import customer_facts, seen
+from plugin.orders.calendars import Calendar, CalendarError
+from plugin.orders.facts import OrderFacts, iso
+from plugin.orders.timing import TimingPolicy
+from plugin.storage.models import Incident, Message, Shop
+from plugin.vocabulary import (
+    CUSTOMER_PURPOSES,
+    OPEN_STATUSES,
+    Audience,
+    Channel,
+    CompensationState,
+    Kind,
+    Locale,
+    MessageState,
+    Purpose,
+)
+
+log = logging.getLogger(__name__)
+
+
+def shop_calendar(shop: Shop) -> Calendar:
+    try:
+        return TimingPolicy.build(shop.timezone, (shop.policy or {}).get("timing")).calendar
+    except CalendarError:
+        return Calendar()  # a stored calendar the settings page would refuse: promise in UTC office hours
+
+
+def communication(shop: Shop) -> Communication:
+    return parse_communication((shop.policy or {}).get("communication"))[0]
+
+
+def told(incident: Incident) -> list[Told]:
+    return [Told(m.purpose, m.sequence, m.sent_at or m.created_at) for m in incident.messages
+            if m.audience == Audience.CUSTOMER and m.purpose in CUSTOMER_PURPOSES]
+
+
+def case_of(incident: Incident) -> Case:
+    named = {cid for m in incident.messages for cid in (m.details or {}).get("compensations", [])}
+    comps = incident.compensations
+    return Case(
+        status=incident.status, opened_at=incident.opened_at, resolved_at=incident.resolved_at,
+        reachable=bool(incident.order.customer_email and EMAIL.match(incident.order.customer_email)),
+        issuing=any(c.state in (CompensationState.PLANNED, CompensationState.ISSUING) for c in comps),
+        unannounced=tuple(c.id for c in comps if c.state == CompensationState.ISSUED and c.id not in named),
+        follows_up=Kind(incident.kind).family.awaits_delivery,
+        superseded=any(i is not incident and i.status in OPEN_STATUSES for i in incident.order.incidents),
+    )
+
+
+def consider(session: Session, incident: Incident, now: datetime, status_url: str, channel: Channel,
+             mail_from: str) -> list[Message]:
+    """Add the customer messages due now; set when to look at this incident again."""
+    shop = incident.order.shop
+    comm, cal = communication(shop), shop_calendar(shop)
+    added: list[Message] = []
+    for _ in range(len(CUSTOMER_PURPOSES)):  # each message recorded changes what is due next
+        nxt = next_messages(case_of(incident), told(incident), comm, cal, now)
+        incident.next_message_at = nxt.look_again_at
+        if not nxt.due:
+            break
+        for due in nxt.due:
+            added.append(_record(session, incident, due, now, status_url, channel, mail_from))
+    return added
+
+
+def language(incident: Incident) -> Locale:
+    if incident.locale:
+        return Locale(incident.locale)
+    facts = incident.order.facts or {}
+    return choose(facts.get("locale"), facts.get("country"), (incident.order.shop.policy or {}).get("languages") or [])
+
+
+def _record(session: Session, incident: Incident, due: Due, now: datetime, status_url: str, channel: Channel,
+            mail_from: str) -> Message:
+    shop, order = incident.order.shop, incident.order
+    comm, cal = communication(shop), shop_calendar(shop)
+    locale = language(incident)
+    incident.locale = locale
+    after = [*told(incident), Told(due.purpose, due.sequence, now)]
+    promise = promised_update(after, comm, cal) if _promises_more(incident, due) else None
+    facts = OrderFacts.from_json(order.facts) if order.facts else OrderFacts(order_id=order.platform_order_id)
+    words = customer_facts(incident, facts, due, promise, status_url, comm)
+    composed = _compose(due.purpose, locale, cal, words, shop)
+    msg = Message(
+        shop_id=shop.id, key=f"incident:{incident.id}:{due.purpose}:{due.sequence}", audience=Audience.CUSTOMER,
+        purpose=due.purpose, sequence=due.sequence, channel=channel, to_address=order.customer_email,
+        locale=locale, subject=composed.subject[:300], body_text=composed.text, body_html=composed.html,
+        state=MessageState.QUEUED, created_at=now,
+        details={"compensations": list(due.compensations), "next_update_at": iso(promise) if promise else None,
+                 "seen": seen(incident, facts), **_headers(shop, comm, mail_from)},
+    )
+    incident.messages.append(msg)
+    session.add(msg)
+    return msg
+
+
+def _promises_more(incident: Incident, due: Due) -> bool:
+    return due.purpose != Purpose.RESOLVED and Kind(incident.kind).family.awaits_delivery
+
+
+def _compose(purpose: Purpose, locale: Locale, cal: Calendar, words: dict[str, Any], shop: Shop):
+    overrides = ((shop.policy or {}).get("templates") or {}).get(locale) or {}
+    own = {f"{p}.txt": src for p, src in overrides.items() if isinstance(src, str)}
+    try:
+        return compose(purpose, locale, cal.tz, words, own)
+    except (TemplateProblem, ValueError) as exc:
+        # A template that worked in the preview and fails on this incident: the customer still hears, in ours.
+        log.error("shop %s: %s; the default template was used", shop.id, exc)
+        return compose(purpose, locale, cal.tz, words)
+
+
+def _headers(shop: Shop, comm: Communication, mail_from: str) -> dict[str, str]:
+    """The shop's name on our sending address (the mail server vouches for that one) and its own
+    address for replies."""
+    contact = (shop.policy or {}).get("contact") or {}
+    name = comm.sender_name or shop.name or shop.domain
+    return {"from": formataddr((name, parseaddr(mail_from)[1] or "no-reply@localhost")),
+            "reply_to": comm.reply_to or contact.get("email") or ""}

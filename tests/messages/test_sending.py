@@ -1,0 +1,187 @@
+"""Customers hear from the shop: from a webhook to a real SMTP server (aiosmtpd), in their language, with
+what they were given, once, and never left longer without news than the shop allows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from jobs import notify
+from plugin.extensions import config, db
+from plugin.storage.models import Incident, Message, Shop
+from tests.support import smtp as smtp_server
+from tests.support.platforms import post_shopify, post_wc, shopify_order, shopify_sample, wc_order
+from tests.support.work import run_worker
+
+ORDER_ID = "820982911946154508"
+NOW = datetime.now(UTC).replace(microsecond=0)
+LONG_AGO = (NOW - timedelta(days=10)).isoformat()
+PAID_LONG_AGO = dict(cancelled_at=None, cancel_reason=None, financial_status="paid", processed_at=LONG_AGO,
+                     created_at=LONG_AGO)
+
+
+@pytest.fixture
+def inbox(app):
+    box, controller, url = smtp_server.start()
+    config(app).smtp_url = url
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def shopify(shopify):
+    shopify.add_payable_order(ORDER_ID, total="404.95", shipping="10.00")
+    return shopify
+
+
+def set_policy(app, **sections):
+    with db(app).session() as s:
+        for shop in s.execute(select(Shop)).scalars():
+            shop.policy = {**shop.policy, **sections}
+        s.commit()
+
+
+def messages(app) -> list[Message]:
+    with db(app).session() as s:
+        return list(s.execute(select(Message).order_by(Message.id)).scalars())
+
+
+def test_a_spanish_customer_of_a_late_shopify_order_gets_one_warm_email_naming_the_refund_and_the_coupon(
+        app, client, shopify, inbox):
+    set_policy(app, contact={"email": "hola@tienda.example", "phone": "+34 910 000 000",
+                             "whatsapp": "+34 600 000 000"})
+    post_shopify(client, shopify_order(customer_locale="es-ES", **PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+
+    [mail] = inbox.parsed()
+    [discount] = shopify.discounts.values()
+    code = discount["input"]["code"]
+    text, html = smtp_server.text_of(mail), smtp_server.html_of(mail)
+    assert mail["To"] == "jon@example.com" and mail["Reply-To"] == "hola@tienda.example"
+    assert mail["Subject"] == "Pedido #9999: nos hemos equivocado y lo estamos arreglando"
+    assert "Es un error nuestro y lo sentimos." in text
+    assert "Te hemos devuelto 10,00 US$ (los gastos de envío)" in text, text
+    assert f"usa el código {code} al pagar" in text and "10 % de descuento" in text
+    assert "Te volveremos a escribir como muy tarde el" in text and "/s/" in text
+    assert "https://wa.me/34600000000" in text and 'style="' in html and "<style" not in html
+    assert code in html and "<ul" in html
+    [msg] = messages(app)
+    assert (msg.purpose, msg.sequence, msg.locale, msg.state, msg.channel) == ("opened", 1, "es", "sent", "email")
+    assert sorted(msg.details["compensations"]) == sorted(c.id for c in _incident(app).compensations)
+
+
+def test_the_same_webhook_three_times_and_repeated_runs_send_one_message(app, client, shopify, inbox):
+    for _ in range(3):
+        post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+        run_worker(app)
+    notify.due()
+    notify.due(NOW + timedelta(minutes=10))
+    for m in messages(app):
+        notify.send(m.id)
+    run_worker(app)
+    assert len(inbox.messages) == 1
+    assert [(m.purpose, m.sequence) for m in messages(app)] == [("opened", 1)]
+    assert inbox.parsed()[0]["Subject"] == "Order #9999: our mistake, and what we're doing about it"
+
+
+def test_with_no_mail_server_messages_land_in_the_outbox_once(app, client, shopify):
+    config(app).smtp_url = None
+    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    [msg] = messages(app)
+    notify.send(msg.id)  # a second run of the same job
+    files = list(config(app).outbox_dir.glob("*.eml"))
+    assert len(files) == 1 and (msg.channel, msg.state) == ("outbox", "sent")
+    assert "Subject: Order #9999: our mistake" in files[0].read_text()
+
+
+def test_a_mail_server_that_fails_for_a_while_gets_the_message_later_and_a_refusal_is_recorded(
+        app, client, shopify, inbox):
+    inbox.refuse = 451
+    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)  # the send job fails and is scheduled again with back-off
+    [msg] = messages(app)
+    assert msg.state == "queued" and "451" in msg.error and inbox.messages == []
+    inbox.refuse = None
+    assert notify.send(msg.id) == "sent" and len(inbox.messages) == 1
+    # A mailbox that does not exist is refused for good: recorded, not retried for ever.
+    with db(app).session() as s:
+        s.add(Message(shop_id=msg.shop_id, incident_id=None, key="test:refused", audience="customer",
+                      purpose="update", sequence=1, channel="email", to_address="nobody@example.com",
+                      subject="x", body_text="x", state="queued"))
+        s.commit()
+        refused = s.execute(select(Message.id).where(Message.key == "test:refused")).scalar_one()
+    inbox.refuse = 550
+    assert notify.send(refused) == "failed"
+
+
+def test_a_week_without_news_brings_updates_no_further_apart_than_the_longest_silence(app, client, shopify, inbox):
+    set_policy(app, communication={"max_silence_hours": 48, "quiet_hours": {"from": "22:00", "to": "08:00"}})
+    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    clock = NOW
+    while clock < NOW + timedelta(days=7):
+        clock += timedelta(minutes=30)
+        notify.due(clock)
+        for m in messages(app):
+            if m.state == "queued":
+                notify.send(m.id)
+    sent = messages(app)
+    assert [m.purpose for m in sent] == ["opened"] + ["update"] * (len(sent) - 1) and len(sent) >= 4
+    times = [m.created_at for m in sent]
+    assert all(b - a <= timedelta(hours=48) for a, b in zip(times, times[1:], strict=False))
+    last = inbox.parsed()[-1]
+    assert "no news of your order #9999 yet" in smtp_server.text_of(last)
+    assert "Our next update will reach you by" in smtp_server.text_of(last)
+
+
+def _fulfillment(client, shipment_status: str | None, at: datetime) -> None:
+    f = shopify_sample("fulfillments_update")
+    f.update(status="success", shipment_status=shipment_status, created_at=NOW.isoformat(), updated_at=at.isoformat(),
+             tracking_url="https://ups.example/1Z999")
+    post_shopify(client, f, topic="fulfillments/update")
+
+
+def test_a_late_shipment_is_owned_then_the_delivery_closes_the_story_with_one_question(app, client, shopify, inbox):
+    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    _fulfillment(client, None, NOW)
+    run_worker(app)
+    # The handover incident is resolved; the late delivery it causes carries the story on, with no
+    # "all sorted" in between.
+    assert [(m.incident_id, m.purpose) for m in messages(app)] == [(1, "opened"), (2, "opened")]
+    text = smtp_server.text_of(inbox.parsed()[-1])
+    assert "Your order #9999 is on its way with UPS, but it left us later than it should have" in text
+    assert "That is our mistake" in text and "You can follow it at https://ups.example/1Z999." in text
+
+    _fulfillment(client, "delivered", NOW + timedelta(minutes=5))
+    run_worker(app)
+    assert [m.purpose for m in messages(app)][-1] == "resolved"
+    text = smtp_server.text_of(inbox.parsed()[-1])
+    assert "Your parcel was delivered on" in text and "Is everything sorted for you?" in text
+    assert "As we mentioned, we refunded $10.00 and your code SORRY-" in text
+
+
+def test_a_woocommerce_order_placed_in_spanish_is_written_to_in_spanish(app, client, woo, inbox):
+    old = (NOW - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%S")
+    post_wc(client, woo.shop_id, wc_order(date_created_gmt=old, date_paid_gmt=old, date_modified_gmt=old,
+                                      meta_data=[{"id": 1, "key": "wpml_language", "value": "es"}]))
+    run_worker(app)
+    [mail] = inbox.parsed()
+    assert mail["Subject"].startswith("Pedido #") and "Hola" in smtp_server.text_of(mail)
+
+
+def test_a_customer_without_an_address_is_not_written_to(app, client, shopify, inbox):
+    post_shopify(client, shopify_order(email=None, contact_email=None, customer=None, **PAID_LONG_AGO),
+                 topic="orders/paid")
+    run_worker(app)
+    assert messages(app) == [] and inbox.messages == []
+
+
+def _incident(app) -> Incident:
+    with db(app).session() as s:
+        inc = s.execute(select(Incident)).scalar_one()
+        _ = inc.compensations
+        return inc
