@@ -24,7 +24,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     extensions.init_app(app, config)
 
-    from plugin.web import api, embedded, health, install, settings, webhooks
+    from plugin.web import api, embedded, health, install, messages, settings, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
@@ -32,6 +32,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(embedded.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(messages.bp)
 
     @app.teardown_appcontext
     def _close_session(_exc):

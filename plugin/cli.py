@@ -362,10 +362,11 @@ def incidents():
 def incidents_list(shop_id, status, as_json):
     """Incidents, oldest first."""
     from plugin.incidents.presentation import list_incidents
+    from plugin.messages.links import status_url
 
-    _app_, session = _session()
+    app, session = _session()
     with session as s:
-        rows = list_incidents(s, shop_id=shop_id, status=status)
+        rows = list_incidents(s, shop_id=shop_id, status=status, link=lambda i: status_url(app, i))
     if as_json:
         _print_json(rows)
     else:
@@ -430,6 +431,31 @@ def compensations_cancel(comp_id):
     from plugin.compensation.ledger import cancel
 
     _decide(comp_id, cancel)
+
+
+@main.group()
+def messages():
+    """Messages to customers and the team, and the customers' own words."""
+
+
+@messages.command("list")
+@click.option("--shop", "shop_id", type=int, default=None, help="only this shop's messages")
+@click.option("--incident", "incident_id", type=int, default=None, help="only this incident's messages")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def messages_list(shop_id, incident_id, as_json):
+    """Messages, oldest first."""
+    from plugin.messages.presentation import list_messages
+
+    _app, session = _session()
+    with session as s:
+        rows = list_messages(s, shop_id=shop_id, incident_id=incident_id)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        when = r["sent_at"] or f"({r['state']})"
+        click.echo(f"{r['id']:>5}  incident {r['incident_id'] or '-':<5} {r['purpose']:<12} {r['locale'] or '':<3} "
+                   f"{when:<21} {r['to'] or ''}  {r['subject'] or ''}")
 
 
 @main.group()

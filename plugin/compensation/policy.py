@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from plugin.compensation.rules import PolicyError, parse_policy
 from plugin.messages.communication import DEFAULT_COMMUNICATION, EMAIL, parse_communication
+from plugin.messages.compose import EDITABLE, check_template, sample_facts
 from plugin.orders.calendars import CalendarError
 from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
 from plugin.vocabulary import Locale
 
 LANGUAGES = {Locale.EN: "English", Locale.ES: "Español"}
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
+MAX_TEMPLATE = 20_000
+# A merchant's template is tried on an incident of every kind and verdict it may meet.
+SAMPLES = [sample_facts(k, f) for k, f in (
+    ("fulfillment_late", "shop"), ("pickup_late", "shop"), ("order_cancelled", "shop"), ("order_cancelled", "customer"),
+    ("payment_failed", "payment"), ("transit_stalled", "carrier"), ("delivery_late", "carrier"),
+    ("delivery_late", "shop"), ("delivery_failed", "carrier"), ("returned_to_sender", "carrier"), ("lost", "carrier"))]
 
 DEFAULT_POLICY: dict[str, Any] = {
     # The shop's time zone lives on the shop itself; this is the rest of its calendar and deadlines.
@@ -66,7 +74,33 @@ def check_policy(policy: Any, timezone: str) -> list[str]:
         problems.append(str(exc).capitalize())
     if "communication" in policy:
         problems.extend(parse_communication(policy["communication"])[1])
+    if "templates" in policy:
+        problems.extend(template_problems(policy["templates"]))
     return problems
+
+
+def template_problems(templates: Any) -> list[str]:
+    """The shop's own message templates, `{"es": {"opened": "Subject: …"}}`: each must render in the
+    sandbox on sample incidents of every kind."""
+    if not isinstance(templates, dict):
+        return ["Message templates must be an object of languages"]
+    problems = []
+    for lang, own in templates.items():
+        if lang not in LANGUAGES or not isinstance(own, dict):
+            problems.append(f"Message templates: {lang!r} is not a language Redress writes in")
+            continue
+        for purpose, source in own.items():
+            if purpose not in EDITABLE or not isinstance(source, str):
+                problems.append(f"Message templates: there is no {purpose!r} message to edit")
+            elif len(source) > MAX_TEMPLATE:
+                problems.append(f"The {purpose} template ({lang}) is longer than {MAX_TEMPLATE:,} characters")
+            else:
+                problems.extend(_first(check_template(purpose, Locale(lang), source, s) for s in SAMPLES))
+    return problems
+
+
+def _first(found: Iterable[list[str]]) -> list[str]:
+    return next((p for p in found if p), [])
 
 
 def _contact_problems(contact: Any) -> list[str]:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from plugin.messages.presentation import customer_json, message_json
 from plugin.orders.facts import iso
 from plugin.orders.money import fmt
 from plugin.storage.models import Compensation, Incident, Order
 from plugin.vocabulary import CompensationAction
 
 
-def incident_json(inc: Incident) -> dict[str, Any]:
+def incident_json(inc: Incident, link: Callable[[int], str] | None = None) -> dict[str, Any]:
+    """`link` makes an incident's status-page URL (it needs the app's secret); without it the URL is null."""
     o = inc.order
     return {
         "id": inc.id,
@@ -34,6 +37,8 @@ def incident_json(inc: Incident) -> dict[str, Any]:
         "resolved_at": iso(inc.resolved_at) if inc.resolved_at else None,
         "evidence": list(inc.evidence),
         "compensations": [compensation_json(c) for c in inc.compensations],
+        "customer": customer_json(inc, link),
+        "messages": [message_json(m) for m in inc.messages],
     }
 
 
@@ -53,9 +58,10 @@ def compensation_json(c: Compensation) -> dict[str, Any]:
 
 
 def list_incidents(session: Session, shop_id: int | None = None, status: str | None = None,
-                   limit: int | None = None) -> list[dict[str, Any]]:
+                   limit: int | None = None, link: Callable[[int], str] | None = None) -> list[dict[str, Any]]:
     q = (select(Incident)
-         .options(selectinload(Incident.order).selectinload(Order.shop), selectinload(Incident.compensations))
+         .options(selectinload(Incident.order).selectinload(Order.shop), selectinload(Incident.compensations),
+                  selectinload(Incident.messages))
          .order_by(Incident.id))
     if shop_id is not None:
         q = q.where(Incident.shop_id == shop_id)
@@ -63,4 +69,4 @@ def list_incidents(session: Session, shop_id: int | None = None, status: str | N
         q = q.where(Incident.status == status)
     if limit is not None:
         q = q.limit(limit)
-    return [incident_json(i) for i in session.execute(q).scalars()]
+    return [incident_json(i, link) for i in session.execute(q).scalars()]

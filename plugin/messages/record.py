@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from plugin.messages.communication import EMAIL, Communication, parse_communication
-from plugin.messages.compose import TemplateProblem, compose
+from plugin.messages.compose import TemplateProblem, compose, sample_facts
 from plugin.messages.language import choose
 from plugin.messages.schedule import Case, Due, Told, next_messages, promised_update
 from plugin.messages.story import customer_facts, seen
@@ -133,3 +133,20 @@ def _headers(shop: Shop, comm: Communication, mail_from: str) -> dict[str, str]:
     name = comm.sender_name or shop.name or shop.domain
     return {"from": formataddr((name, parseaddr(mail_from)[1] or "no-reply@localhost")),
             "reply_to": comm.reply_to or contact.get("email") or ""}
+
+
+def preview(incident: Incident | None, shop: Shop, purpose: Purpose, locale: Locale, source: str | None,
+            status_url: str, now: datetime):
+    """The message `purpose` as it would read on this incident (or on a sample one) with `source` as the
+    shop's template; raises TemplateProblem or ValueError for a template that cannot be used."""
+    comm, cal = communication(shop), shop_calendar(shop)
+    own = {f"{purpose}.txt": source} if source is not None else {}
+    if incident is None:
+        words = {**sample_facts(), "shop_name": shop.name or shop.domain, "sender_name": comm.sender_name}
+        return compose(purpose, locale, cal.tz, words, own)
+    order = incident.order
+    facts = OrderFacts.from_json(order.facts) if order.facts else OrderFacts(order_id=order.platform_order_id)
+    issued = tuple(c.id for c in incident.compensations if c.state == CompensationState.ISSUED)
+    promise = promised_update([*told(incident), Told(purpose, 1, now)], comm, cal)
+    words = customer_facts(incident, facts, Due(purpose, 1, issued), promise, status_url, comm)
+    return compose(purpose, locale, cal.tz, words, own)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from plugin.extensions import db
 from plugin.incidents.presentation import list_incidents
+from plugin.messages.links import status_url
 from plugin.storage.crypto import hash_token
 from plugin.storage.models import Shop
 from plugin.vocabulary import IncidentStatus, values
@@ -26,4 +27,5 @@ def incidents():
         shop = s.execute(select(Shop).where(Shop.api_token_hash == hash_token(auth[7:].strip()))).scalar_one_or_none()
         if shop is None:
             return jsonify({"error": "invalid token"}), 401, {"WWW-Authenticate": "Bearer"}
-        return jsonify(list_incidents(s, shop_id=shop.id, status=status))
+        return jsonify(list_incidents(s, shop_id=shop.id, status=status,
+                                      link=lambda i: status_url(current_app, i)))

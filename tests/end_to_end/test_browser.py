@@ -145,3 +145,28 @@ def test_the_settings_page_works_on_a_phone(server, page):
     page.goto(f"{base}/login")
     page.get_by_label("Your email").fill("owner@shop.example")
     assert_no_sideways_scroll(page)
+
+
+def test_a_merchant_reads_what_the_customer_was_sent_and_rewrites_it_with_a_live_preview(server, page):
+    base, env, _ = server
+    page.goto(install_link(base))
+    page.get_by_text("Redress is connected to snowdevil.myshopify.com").wait_for()
+    late_order(base, env, 1001)  # no SMTP_URL: the apology goes to the outbox, and is shown here
+    page.goto(f"{base}/settings/messages?purpose=opened&lang=en")
+    sent = page.get_by_role("link", name="Order #1001: our mistake, and what we're doing about it")
+    sent.wait_for()
+    assert "(outbox)" in page.locator("table.sent").inner_text()
+    frame = page.frame_locator("#preview-frame")
+    assert "That is our mistake, and we're sorry." in frame.locator("body").inner_text()
+
+    source = page.locator("#source")
+    source.fill("Subject: So sorry about order {{ order_number }}\n\nHi {{ customer_name }}, it is late. Our fault.")
+    page.locator("#preview-subject").get_by_text("So sorry about order #1001").wait_for()
+    assert "it is late. Our fault." in frame.locator("body").inner_text()
+    page.screenshot(path=str(DOCS / "messages-editor.png"), full_page=True)
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").get_by_text("Saved.").wait_for()
+
+    sent.click()
+    page.get_by_role("heading", name="Order #1001: our mistake, and what we're doing about it").wait_for()
+    assert "written to the outbox" in page.locator("main").inner_text()

@@ -3,6 +3,7 @@ what they were given, once, and never left longer without news than the shop all
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from jobs import notify
 from plugin.extensions import config, db
 from plugin.storage.models import Incident, Message, Shop
 from tests.support import smtp as smtp_server
+from tests.support.cli import redress
 from tests.support.platforms import post_shopify, post_wc, shopify_order, shopify_sample, wc_order
 from tests.support.work import run_worker
 
@@ -185,3 +187,26 @@ def _incident(app) -> Incident:
         inc = s.execute(select(Incident)).scalar_one()
         _ = inc.compensations
         return inc
+
+
+def test_the_incident_json_and_messages_list_show_what_the_customer_was_told_and_promised(
+        app, client, shopify, inbox):
+    post_shopify(client, shopify_order(customer_locale="es", **PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    [inc] = json.loads(redress(app, "incidents", "list", "--json").stdout)
+    [msg] = inc["messages"]
+    assert msg == {"id": msg["id"], "audience": "customer", "purpose": "opened", "channel": "email",
+                   "to": "jon@example.com", "locale": "es", "subject": inbox.parsed()[0]["Subject"],
+                   "state": "sent", "sent_at": msg["sent_at"]}
+    customer = inc["customer"]
+    assert customer["locale"] == "es" and customer["last_message_at"] == msg["sent_at"]
+    token = customer["status_url"].rsplit("/s/", 1)[1]
+    assert customer["status_url"] == f"{config(app).public_url}/s/{token}" and len(token) > 20
+    last = datetime.fromisoformat(customer["last_message_at"].replace("Z", "+00:00"))
+    due = datetime.fromisoformat(customer["next_update_due_at"].replace("Z", "+00:00"))
+    assert due - last == timedelta(hours=72) or timedelta(hours=62) <= due - last < timedelta(hours=72)
+    assert (customer["offer"], customer["confirmed"], customer["confirmed_at"]) == (None, None, None)
+
+    listed = json.loads(redress(app, "messages", "list", "--incident", str(inc["id"]), "--json").stdout)
+    assert [m["id"] for m in listed] == [msg["id"]] and listed[0]["incident_id"] == inc["id"]
+    assert json.loads(redress(app, "messages", "list", "--shop", "999", "--json").stdout) == []
