@@ -19,10 +19,11 @@ from sqlalchemy.orm import selectinload
 
 from jobs import get_app
 from plugin.extensions import config, db, redis_conn
+from plugin.messages.digest import record_digest
 from plugin.messages.links import status_url
 from plugin.messages.record import consider
-from plugin.storage import mailer
-from plugin.storage.models import Incident, Message, Order
+from plugin.storage import chat, mailer
+from plugin.storage.models import Incident, Message, Order, Shop
 from plugin.storage.queue import MESSAGES_PENDING_KEY, enqueue_notify, exclusive
 from plugin.vocabulary import Channel, MessageState
 
@@ -70,7 +71,7 @@ def _lost(app: Flask, now: datetime) -> list[int]:
     with db(app).session() as s:
         return list(s.execute(select(Message.id).where(
             Message.state == MessageState.QUEUED, Message.attempts == 0,
-            Message.channel.in_((Channel.EMAIL, Channel.OUTBOX)),
+            Message.channel.in_((Channel.EMAIL, Channel.OUTBOX, Channel.WEBHOOK)),
             Message.created_at < now - LOST_AFTER).limit(BATCH)).scalars())
 
 
@@ -88,6 +89,8 @@ def _send(app: Flask, message_id: int) -> str:
             return str(msg.state) if msg else "missing"
         msg.attempts += 1
         s.commit()
+        if msg.channel == Channel.WEBHOOK:
+            return _post(s, msg, cfg.allow_private_stores)
         email = _email(msg)
         try:
             if cfg.smtp_url:
@@ -110,9 +113,44 @@ def _send(app: Flask, message_id: int) -> str:
         return str(msg.state)
 
 
+def _post(s, msg: Message, allow_private: bool) -> str:
+    try:
+        chat.post(msg.to_address or "", msg.body_text, allow_private=allow_private)
+    except chat.ChatError as exc:
+        msg.error = str(exc)
+        if exc.permanent:
+            msg.state = MessageState.FAILED
+            s.commit()
+            return str(msg.state)
+        s.commit()
+        raise
+    msg.state, msg.sent_at, msg.error = MessageState.SENT, datetime.now(UTC), None
+    s.commit()
+    return str(msg.state)
+
+
 def _email(msg: Message):
     details = msg.details or {}
     return mailer.composed(
         msg.to_address or "", msg.subject or "", msg.body_text, msg.body_html,
         sender=details.get("from") or mailer.SENDER, reply_to=details.get("reply_to") or "",
         message_id=f"<redress-{msg.key.replace(':', '-')}@redress.local>")
+
+
+def digest(now: datetime | None = None) -> dict:
+    """Each shop's daily digest, once its day's has come (the clock asks every quarter of an hour)."""
+    app = get_app()
+    now = now or datetime.now(UTC)
+    recorded: list[int] = []
+    with db(app).session() as s:
+        for shop in s.execute(select(Shop).where(Shop.active.is_(True)).order_by(Shop.id)).scalars():
+            msg = record_digest(s, shop, now, f"{config(app).public_url}/settings/messages")
+            try:
+                s.commit()
+            except IntegrityError:  # recorded meanwhile by another clock's run
+                s.rollback()
+                continue
+            if msg is not None:
+                recorded.append(msg.id)
+    enqueue_notify(redis_conn(app), *recorded)
+    return {"digests": len(recorded)}

@@ -56,6 +56,7 @@ COMPENSATE = JobSpec("jobs.compensate.issue", QueueName.COMPENSATE, timeout=300,
                      failure_ttl=7 * DAY, backoff=(10, 30, 60, 120, 300, 600, 1800))
 # Record the messages incidents owe now; then each recorded message is sent.
 MESSAGES = JobSpec("jobs.notify.due", QueueName.NOTIFY, timeout=300, result_ttl=300)
+DIGEST = JobSpec("jobs.notify.digest", QueueName.NOTIFY, timeout=600, result_ttl=3600)
 SEND = JobSpec("jobs.notify.send", QueueName.NOTIFY, timeout=120, result_ttl=DAY, failure_ttl=7 * DAY,
                backoff=(30, 60, 300, 900, 1800, 3600))
 
@@ -68,7 +69,8 @@ class Periodic:
 
 
 # What the clock enqueues, and how often (a minute whose number divides by `every_minutes`).
-SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10), Periodic("messages", MESSAGES, 1))
+SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10), Periodic("messages", MESSAGES, 1),
+            Periodic("digest", DIGEST, 15))
 
 DRAIN_PENDING_KEY = "redress:drain:pending"
 DRAIN_PENDING_TTL = 120
