@@ -27,7 +27,7 @@ class QueueName(StrEnum):
     INGEST = "ingest"  # the inbox drain
     SWEEP = "sweep"  # the every-minute sweep, and webhook subscriptions after an install
     RECONCILE = "reconcile"  # polling the stores for what webhooks missed
-    COMPENSATE = "compensate"  # refunds and coupons, one job each
+    COMPENSATE = "compensate"  # refunds and coupons, one job each, and giving offers' defaults
     NOTIFY = "notify"  # messages to customers and the team
 
 
@@ -54,6 +54,8 @@ RECONCILE = JobSpec("jobs.reconcile.run", QueueName.RECONCILE, timeout=1800, res
 SUBSCRIBE = JobSpec("jobs.install.subscribe", QueueName.SWEEP, timeout=300)
 COMPENSATE = JobSpec("jobs.compensate.issue", QueueName.COMPENSATE, timeout=300, result_ttl=DAY,
                      failure_ttl=7 * DAY, backoff=(10, 30, 60, 120, 300, 600, 1800))
+# Offers nobody chose in time get their first option: it plans compensations, so it runs beside them.
+EXPIRE_OFFERS = JobSpec("jobs.offers.expire", QueueName.COMPENSATE, timeout=300, result_ttl=600)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Periodic:
 
 
 # What the clock enqueues, and how often (a minute whose number divides by `every_minutes`).
-SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10))
+SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10), Periodic("offers", EXPIRE_OFFERS, 10))
 
 DRAIN_PENDING_KEY = "redress:drain:pending"
 DRAIN_PENDING_TTL = 120
