@@ -136,6 +136,25 @@ class CompensationAction(StrEnum):
         return self in (CompensationAction.COUPON_PERCENT, CompensationAction.COUPON_AMOUNT)
 
 
+# A rule's `then` may be one offer instead: the customer chooses one of its options (CONTRACT.md).
+OFFER = "offer"
+
+
+class OfferRefusal(StrEnum):
+    """Why a customer's choice of an offered option is refused (the status page words each one)."""
+
+    NO_OFFER = "no_offer"  # this incident offers nothing to choose (any more)
+    BAD_OPTION = "bad_option"  # no such option
+    FINAL = "final"  # the earlier choice is being issued or was issued: it stands
+
+
+class Chooser(StrEnum):
+    """Who chose an offered option: the customer, or the default once the offer's time ran out."""
+
+    CUSTOMER = "customer"
+    DEFAULT = "default"
+
+
 class Approval(StrEnum):
     """When a rule's compensation waits for the merchant."""
 

@@ -6,6 +6,9 @@ A compensation row, with its unique idempotency key, is committed before any pla
 names the incident and the action, so planning the same incident again never adds a second refund or
 coupon; the platform call carries the key (and a coupon's code is derived from it), so a retry after a
 crash finds what the first try did instead of doing it again.
+
+When the deciding rule makes an offer, planning records the offer on the incident instead (once: what the
+customer was shown stays as shown) and `plan_chosen` plans the option taken (`plugin.compensation.offers`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,7 +27,18 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from plugin.compensation.policy import default_policy
-from plugin.compensation.rules import IncidentContext, Policy, PolicyError, first_match, parse_policy, plan
+from plugin.compensation.rules import (
+    IncidentContext,
+    Planned,
+    Policy,
+    PolicyError,
+    first_match,
+    offered,
+    parse_policy,
+    plan,
+    plan_offer,
+    plan_option,
+)
 from plugin.orders.facts import iso
 from plugin.orders.money import fmt
 from plugin.storage.models import Compensation, Incident, Order, Shop
@@ -113,6 +128,20 @@ def idempotency_key(shop: Shop, order: Order, incident: Incident, action: str) -
     return f"rdr-{shop.id}-{order.platform_order_id}-{Kind(incident.kind).family}-{opened}-{action}"
 
 
+CHOICE_KEY = re.compile(r"-choice(\d+)\.(\d+)-")
+
+
+def choice_key(shop: Shop, order: Order, incident: Incident, choice: int, index: int, action: str) -> str:
+    """The key of an offered option's compensation: it counts the choices made and names the option taken,
+    so choosing again never meets the key of an earlier choice."""
+    return idempotency_key(shop, order, incident, f"choice{choice}.{index}-{action}")
+
+
+def chosen(comp: Compensation) -> bool:
+    """Whether this compensation is an offered option the customer (or the default) took."""
+    return CHOICE_KEY.search(comp.idempotency_key or "") is not None
+
+
 def _spent_this_month(session: Session, shop_id: int, now: datetime) -> Decimal:
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     spent = session.execute(
@@ -130,26 +159,90 @@ def plan_for_incident(session: Session, incident: Incident, order: Order, shop: 
         return []
     policy = _policy(shop)
     ctx = context(session, incident, order, now, count_orders=_counts_orders(policy))
-    if first_match(policy, ctx) is None:
+    rule = first_match(policy, ctx)
+    if rule is None:
         return []  # most incidents (payment, customer) end here, without a query
-    spent = _spent_this_month(session, shop.id, now) if policy.monthly_amount is not None else 0
+    spent = _spent_this_month(session, shop.id, now) if policy.monthly_amount is not None else Decimal(0)
+    if rule.offer is not None:
+        if incident.offer is None:  # made once: what the customer was shown stays as shown
+            _make_offer(incident, policy, ctx, _given(order), spent, now)
+        return []  # nothing is planned before the customer (or the default) chooses
     # One of each action per incident, whatever happens later; what it has counts once, as already given.
     have = frozenset(c.action for c in incident.compensations)
-    planned = plan(policy, ctx, already_given=_given(order), spent_this_month=Decimal(spent), have=have)
-    new = []
-    for p in planned:
-        key = idempotency_key(shop, order, incident, p.action)
-        comp = Compensation(
-            action=p.action, amount=p.amount, percent=p.percent, currency=ctx.currency, value=p.value,
-            valid_days=p.valid_days, rule=p.rule, notes=list(p.notes), idempotency_key=key,
-            state=C.AWAITING_APPROVAL if p.needs_approval else C.PLANNED,
-            code=coupon_code(key) if CompensationAction(p.action).is_coupon else None, created_at=now, updated_at=now,
-        )
-        incident.compensations.append(comp)
-        new.append(comp)
+    planned = plan(policy, ctx, already_given=_given(order), spent_this_month=spent, have=have)
+    new = [_record(incident, p, idempotency_key(shop, order, incident, p.action), ctx.currency, now)
+           for p in planned]
     if new:
         settle_incident(incident)
     return new
+
+
+def _record(incident: Incident, p: Planned, key: str, currency: str, now: datetime) -> Compensation:
+    comp = Compensation(
+        action=p.action, amount=p.amount, percent=p.percent, currency=currency, value=p.value,
+        valid_days=p.valid_days, rule=p.rule, notes=list(p.notes), idempotency_key=key,
+        state=C.AWAITING_APPROVAL if p.needs_approval else C.PLANNED,
+        code=coupon_code(key) if CompensationAction(p.action).is_coupon else None, created_at=now, updated_at=now,
+    )
+    incident.compensations.append(comp)
+    return comp
+
+
+# -- offers: the stored offer is {"rule", "options": [{"action", "amount", "percent", "valid_days", "currency"}],
+#    "default_after_days", "deadline"}, its money already fitted to the caps; the first option is the default.
+
+
+def _make_offer(incident: Incident, policy: Policy, ctx: IncidentContext, given: Decimal, spent: Decimal,
+                now: datetime) -> None:
+    made = plan_offer(policy, ctx, already_given=given, spent_this_month=spent)
+    if made is None or not made[1]:
+        return  # every option is used up by the caps: nothing to offer
+    rule, options = made
+    days = rule.offer.default_after_days if rule.offer else 7
+    stored = [_option_json(p, ctx.currency) for p in options]
+    incident.offer = {"rule": rule.name, "options": stored, "default_after_days": days,
+                      "deadline": iso(now + timedelta(days=days))}
+    what = " or ".join(describe_option(o) for o in stored)
+    incident.evidence = [*incident.evidence, {
+        "at": iso(now), "source": "offer",
+        "fact": f"offered the customer a choice of {what}; the first is given if nothing is chosen in {days} days"}]
+
+
+def _option_json(p: Planned, currency: str) -> dict[str, Any]:
+    return {"action": str(p.action), "amount": fmt(p.amount, currency),
+            "percent": None if p.percent is None else format(p.percent.normalize(), "f"),
+            "valid_days": p.valid_days, "currency": currency}
+
+
+def describe_option(option: dict[str, Any]) -> str:
+    """An offered option in the incident's evidence, e.g. "refund shipping of 7.50 EUR" or "coupon percent of 15 %"."""
+    action = str(option.get("action", "")).replace("_", " ")
+    if option.get("action") == CompensationAction.COUPON_PERCENT or option.get("amount") is None:
+        return f"{action} of {option.get('percent')} %"
+    return f"{action} of {option.get('amount')} {option.get('currency')}"
+
+
+def plan_chosen(session: Session, incident: Incident, index: int, choice: int, now: datetime) -> Compensation | None:
+    """Plan the offered option `index` taken as the `choice`-th choice, under the caps and the approval of its
+    rule as they stand now, never above what was offered; None when the caps leave nothing for it."""
+    order = incident.order
+    shop = order.shop
+    policy = _policy(shop)
+    ctx = context(session, incident, order, now, count_orders=False)
+    option = _offered(incident.offer or {}, index, ctx)
+    spent = _spent_this_month(session, shop.id, now) if policy.monthly_amount is not None else Decimal(0)
+    p = plan_option(policy, ctx, option, already_given=_given(order), spent_this_month=spent)
+    if p is None:
+        return None
+    return _record(incident, p, choice_key(shop, order, incident, choice, index, p.action), ctx.currency, now)
+
+
+def _offered(offer: dict[str, Any], index: int, ctx: IncidentContext) -> Planned:
+    o = offer["options"][index]
+    amount, percent = o.get("amount"), o.get("percent")
+    return offered(CompensationAction(o["action"]), ctx, str(offer.get("rule") or ""),
+                   amount=None if amount is None else Decimal(amount),
+                   percent=None if percent is None else Decimal(percent), valid_days=o.get("valid_days"))
 
 
 def settle_incident(incident: Incident) -> None:

@@ -68,10 +68,14 @@ def check_policy(policy: Any, timezone: str) -> list[str]:
         parse_policy(policy)
     except PolicyError as exc:
         problems.extend(exc.problems)
-    try:
-        TimingPolicy.build(timezone, policy.get("timing"))
-    except CalendarError as exc:
-        problems.append(str(exc).capitalize())
+    timing = policy.get("timing")
+    if timing is not None and not isinstance(timing, dict):
+        problems.append("The timing policy must be an object")
+    else:
+        try:
+            TimingPolicy.build(timezone, timing)
+        except CalendarError as exc:
+            problems.append(str(exc).capitalize())
     if "communication" in policy:
         problems.extend(parse_communication(policy["communication"])[1])
     if "templates" in policy:

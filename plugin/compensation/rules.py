@@ -12,23 +12,31 @@ nothing is left. A coupon counts at its face value (percent × order total, or i
 the note. Any action worth more than `approval_above`, or that would take the shop past its
 `monthly_amount` cap, waits for approval too. A rule marked `approval: never` skips the threshold, never
 the monthly cap.
+
+A rule may instead make an offer: its `then` is one `{"action": "offer", "options": [...], "default_after_days": N}`
+whose 2 or 3 options are single actions, and the customer chooses one. Nothing is planned for an offer until a
+choice is made; `plan_offer` prices each option on its own against the caps (only one will be given), dropping
+those left with nothing, and `plan_option` fits the chosen one to the caps as they stand when it is chosen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from plugin.compensation.countries import country_code
 from plugin.orders.money import minor_units
-from plugin.vocabulary import Approval, CompensationAction, Kind, Responsibility, values
+from plugin.vocabulary import OFFER, Approval, CompensationAction, Kind, Responsibility, values
 
 A = CompensationAction
 LIST_CONDITIONS = ("kind", "responsibility", "country", "carrier", "tags")
 NUMBER_CONDITIONS = ("min_delay_days", "max_delay_days", "min_total", "max_total", "min_shipping",
                      "min_customer_orders", "max_customer_orders")
 HUNDRED = Decimal(100)
+OFFER_OPTIONS = (2, 3)  # how many options an offer holds, at least and at most
+OFFER_DAYS = (1, 30)  # days the customer has to choose before the first option is given, at least and at most
+OFFER_SETTINGS = ("action", "options", "default_after_days")
 
 
 class PolicyError(ValueError):
@@ -64,12 +72,21 @@ class RuleAction:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """Options the customer chooses one of; the first is given when no choice comes within the days."""
+
+    options: tuple[RuleAction, ...]
+    default_after_days: int = 7
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str
     when: Conditions
-    then: tuple[RuleAction, ...]
+    then: tuple[RuleAction, ...]  # empty when the rule makes an offer
     approval: Approval = Approval.THRESHOLD
     enabled: bool = True
+    offer: Offer | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +216,7 @@ def _parse_rule(raw: Any, i: int, problems: list[str]) -> Rule | None:
     if not isinstance(name, str) or not name.strip():
         problems.append(f"{label} needs a name")
     when = _parse_conditions(raw.get("when") or {}, label, problems)
-    actions = _parse_actions(raw.get("then") or [], label, problems)
+    actions, offer = _parse_then(raw.get("then") or [], label, problems)
     approval = raw.get("approval", Approval.THRESHOLD)
     if approval not in values(Approval):
         problems.append(f"{label}: approval must be one of {', '.join(values(Approval))}")
@@ -208,7 +225,8 @@ def _parse_rule(raw: Any, i: int, problems: list[str]) -> Rule | None:
         problems.append(f"{label}: enabled must be true or false")
     if len(problems) > before or when is None or not isinstance(name, str):
         return None
-    return Rule(name=name.strip(), when=when, then=actions, approval=Approval(approval), enabled=enabled)
+    return Rule(name=name.strip(), when=when, then=actions, approval=Approval(approval), enabled=enabled,
+                offer=offer)
 
 
 def _parse_conditions(when: Any, label: str, problems: list[str]) -> Conditions | None:
@@ -232,11 +250,50 @@ def _parse_conditions(when: Any, label: str, problems: list[str]) -> Conditions 
     return Conditions(**lists, **numbers)
 
 
+def _parse_then(then: Any, label: str, problems: list[str]) -> tuple[tuple[RuleAction, ...], Offer | None]:
+    """A rule's actions, or the one offer it makes."""
+    if isinstance(then, list) and any(isinstance(a, dict) and a.get("action") == OFFER for a in then):
+        if len(then) != 1:
+            problems.append(f"{label}: an offer must be the rule's only action (its options are what the "
+                            "customer chooses from)")
+            return (), None
+        return (), _parse_offer(then[0], f"{label}, offer", problems)
+    return _parse_actions(then, label, problems), None
+
+
+def _parse_offer(raw: dict[str, Any], where: str, problems: list[str]) -> Offer | None:
+    before = len(problems)
+    extra = sorted(set(raw) - set(OFFER_SETTINGS))
+    if extra:
+        problems.append(f"{where}: unknown setting {', '.join(map(repr, extra))}")
+    options, (fewest, most) = raw.get("options"), OFFER_OPTIONS
+    if not isinstance(options, list):
+        problems.append(f"{where}: its options must be a list of {fewest} or {most} actions")
+        options = []
+    elif not fewest <= len(options) <= most:
+        problems.append(f"{where}: give the customer {fewest} or {most} options to choose from, not {len(options)}")
+    parsed = []
+    for k, option in enumerate(options, 1):
+        if isinstance(option, dict) and option.get("action") == OFFER:
+            problems.append(f"{where}, option {k}: an option must be a refund or a coupon, not another offer")
+        else:
+            parsed.append(_parse_action(option, f"{where}, option {k}", problems))
+    if len(set(parsed)) < len(parsed) and None not in parsed:
+        problems.append(f"{where}: the same option twice")
+    low, high, written = *OFFER_DAYS, raw.get("default_after_days")
+    days = _number(7 if written is None or written == "" else written, f"{where}: the days before the first option "
+                   "is given", problems, low=Decimal(low), high=Decimal(high), whole=True, what="a number of days")
+    if len(problems) > before or days is None:
+        return None
+    return Offer(options=tuple(a for a in parsed if a is not None), default_after_days=int(days))
+
+
 def _parse_actions(then: Any, label: str, problems: list[str]) -> tuple[RuleAction, ...]:
     if not isinstance(then, list):
         problems.append(f"{label}: its actions must be a list")
         return ()
-    parsed = [_parse_action(raw_action, f"{label}, action {j}", problems) for j, raw_action in enumerate(then, 1)]
+    parsed = [_parse_action(raw_action, f"{label}, action {j}", problems, also=(OFFER,))
+              for j, raw_action in enumerate(then, 1)]
     actions = tuple(a for a in parsed if a is not None)
     kinds = [a.action for a in actions]
     if len(set(kinds)) != len(kinds):
@@ -246,10 +303,10 @@ def _parse_actions(then: Any, label: str, problems: list[str]) -> tuple[RuleActi
     return actions
 
 
-def _parse_action(raw: Any, where: str, problems: list[str]) -> RuleAction | None:
+def _parse_action(raw: Any, where: str, problems: list[str], also: tuple[str, ...] = ()) -> RuleAction | None:
     if not isinstance(raw, dict) or raw.get("action") not in values(A):
         got = raw.get("action") if isinstance(raw, dict) else raw
-        problems.append(f"{where}: {got!r} is not one of {', '.join(values(A))}")
+        problems.append(f"{where}: {got!r} is not one of {', '.join((*values(A), *also))}")
         return None
     kind = A(raw["action"])
     extra = sorted(set(raw) - {"action", "amount", "percent", "valid_days"})
@@ -295,20 +352,25 @@ def policy_json(policy: Policy) -> dict[str, Any]:
             v = getattr(r.when, k)
             if v is not None:
                 when[k] = num(v)
-        then = []
-        for a in r.then:
-            d: dict[str, Any] = {"action": a.action}
-            if a.amount is not None:
-                d["amount"] = num(a.amount)
-            if a.percent is not None:
-                d["percent"] = num(a.percent)
-            if a.valid_days is not None:
-                d["valid_days"] = a.valid_days
-            then.append(d)
+        then = [_action_json(a) for a in r.then]
+        if r.offer is not None:
+            then = [{"action": OFFER, "options": [_action_json(a) for a in r.offer.options],
+                     "default_after_days": r.offer.default_after_days}]
         rules.append({"name": r.name, "enabled": r.enabled, "approval": r.approval, "when": when, "then": then})
     return {"caps": {"per_order_percent_of_total": num(policy.per_order_percent_of_total),
                      "approval_above": num(policy.approval_above), "monthly_amount": num(policy.monthly_amount)},
             "rules": rules}
+
+
+def _action_json(a: RuleAction) -> dict[str, Any]:
+    d: dict[str, Any] = {"action": a.action}
+    if a.amount is not None:
+        d["amount"] = str(a.amount)
+    if a.percent is not None:
+        d["percent"] = str(a.percent)
+    if a.valid_days is not None:
+        d["valid_days"] = a.valid_days
+    return d
 
 
 # -- evaluation ---------------------------------------------------------------------------------------------
@@ -349,8 +411,7 @@ def plan(policy: Policy, ctx: IncidentContext, already_given: Decimal = Decimal(
     rule = first_match(policy, ctx)
     if rule is None:
         return []
-    cap = _money(ctx.total * policy.per_order_percent_of_total / HUNDRED, ctx.currency)
-    budget = _Budget(cap, left=max(cap - already_given, Decimal(0)), month=spent_this_month)
+    budget = _budget(policy, ctx, already_given, spent_this_month)
     out: list[Planned] = []
     for a in rule.then:
         p = None if a.action in have else _price(a, ctx, rule.name)
@@ -358,6 +419,43 @@ def plan(policy: Policy, ctx: IncidentContext, already_given: Decimal = Decimal(
             budget.spend(p.value)
             out.append(p)
     return out
+
+
+def plan_offer(policy: Policy, ctx: IncidentContext, already_given: Decimal = Decimal(0),
+               spent_this_month: Decimal = Decimal(0)) -> tuple[Rule, list[Planned]] | None:
+    """The deciding rule and the options it offers, when it makes an offer (else None). The customer takes one
+    option, so each is priced and fitted to the caps on its own; an option left with nothing is dropped."""
+    rule = first_match(policy, ctx)
+    if rule is None or rule.offer is None:
+        return None
+    options = []
+    for a in rule.offer.options:
+        p = _price(a, ctx, rule.name)
+        if p is not None and _fit(p, rule, policy, _budget(policy, ctx, already_given, spent_this_month), ctx):
+            options.append(p)
+    return rule, options
+
+
+def offered(action: CompensationAction, ctx: IncidentContext, rule: str, amount: Decimal | None = None,
+            percent: Decimal | None = None, valid_days: int | None = None) -> Planned:
+    """An offered option as the customer was shown it: its money, or a percent coupon's face value, is its cost."""
+    value = amount if amount is not None else _money(ctx.total * _given(percent) / HUNDRED, ctx.currency)
+    return Planned(action, rule, value, amount=amount, percent=percent, valid_days=valid_days)
+
+
+def plan_option(policy: Policy, ctx: IncidentContext, option: Planned, already_given: Decimal = Decimal(0),
+                spent_this_month: Decimal = Decimal(0)) -> Planned | None:
+    """The option a customer chose, fitted to the caps and the approval of its rule as they stand now: never
+    more than was offered, less only when the order's cap was used meanwhile; None when nothing is left."""
+    known = next((r for r in policy.rules if r.name == option.rule), None)
+    rule = Rule(option.rule, Conditions(), (), known.approval if known else Approval.THRESHOLD)
+    p = replace(option, needs_approval=False, notes=[])
+    return p if _fit(p, rule, policy, _budget(policy, ctx, already_given, spent_this_month), ctx) else None
+
+
+def _budget(policy: Policy, ctx: IncidentContext, already_given: Decimal, spent_this_month: Decimal) -> _Budget:
+    cap = _money(ctx.total * policy.per_order_percent_of_total / HUNDRED, ctx.currency)
+    return _Budget(cap, left=max(cap - already_given, Decimal(0)), month=spent_this_month)
 
 
 @dataclass

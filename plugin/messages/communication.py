@@ -61,10 +61,11 @@ def parse_communication(raw: Any) -> tuple[Communication, list[str]]:
 
 
 def _whole(value: Any, what: str, low: int, high: int, problems: list[str]) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+    written = str(value).strip()
+    if isinstance(value, bool) or not isinstance(value, int | str) or not (written.isascii() and written.isdigit()):
         problems.append(f"{what} must be a whole number of hours, not {value!r}")
         return None
-    n = int(str(value).strip())
+    n = int(written)
     if not low <= n <= high:
         problems.append(f"{what} must be from {low} to {high} hours, not {n}")
         return None

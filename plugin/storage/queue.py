@@ -27,7 +27,7 @@ class QueueName(StrEnum):
     INGEST = "ingest"  # the inbox drain
     SWEEP = "sweep"  # the every-minute sweep, and webhook subscriptions after an install
     RECONCILE = "reconcile"  # polling the stores for what webhooks missed
-    COMPENSATE = "compensate"  # refunds and coupons, one job each
+    COMPENSATE = "compensate"  # refunds and coupons, one job each, and giving offers' defaults
     NOTIFY = "notify"  # messages to customers and the team
 
 
@@ -59,6 +59,8 @@ MESSAGES = JobSpec("jobs.notify.due", QueueName.NOTIFY, timeout=300, result_ttl=
 DIGEST = JobSpec("jobs.notify.digest", QueueName.NOTIFY, timeout=600, result_ttl=3600)
 SEND = JobSpec("jobs.notify.send", QueueName.NOTIFY, timeout=120, result_ttl=DAY, failure_ttl=7 * DAY,
                backoff=(30, 60, 300, 900, 1800, 3600))
+# Offers nobody chose in time get their first option: it plans compensations, so it runs beside them.
+EXPIRE_OFFERS = JobSpec("jobs.offers.expire", QueueName.COMPENSATE, timeout=300, result_ttl=600)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Periodic:
 
 # What the clock enqueues, and how often (a minute whose number divides by `every_minutes`).
 SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10), Periodic("messages", MESSAGES, 1),
-            Periodic("digest", DIGEST, 15))
+            Periodic("digest", DIGEST, 15), Periodic("offers", EXPIRE_OFFERS, 10))
 
 DRAIN_PENDING_KEY = "redress:drain:pending"
 DRAIN_PENDING_TTL = 120

@@ -1,4 +1,5 @@
-"""The merchant's settings page: compensation rules, caps, timing and business hours, with a 90-day preview."""
+"""The merchant's settings page: compensation rules and offers, caps, timing and business hours, contact channels
+and languages, how customers and the team are kept informed, with a 90-day preview."""
 
 from __future__ import annotations
 
@@ -10,41 +11,31 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from plugin.compensation.policy import LANGUAGES, default_policy
-from plugin.compensation.preview import preview
-from plugin.compensation.rules import PolicyError, parse_policy
+from plugin.compensation.policy import LANGUAGES, check_policy, default_policy
+from plugin.compensation.preview import Preview, preview
+from plugin.compensation.rules import OFFER_DAYS, PolicyError, parse_policy
 from plugin.extensions import config, redis_conn
-from plugin.messages.communication import EMAIL
-from plugin.orders.calendars import CalendarError
-from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
+from plugin.messages.communication import EMAIL, MAX_SILENCE_HOURS
+from plugin.orders.timing import DEFAULT_TIMING
 from plugin.shops import connection
 from plugin.shops.connect import ShopError, check_email
 from plugin.storage import mailer
 from plugin.storage.models import DataExport, Shop
 from plugin.vocabulary import Approval, Kind, Responsibility
 from plugin.web import auth
-from plugin.web.settings_form import COUPONS, REFUNDS, policy_from_form, rules_for_form
+from plugin.web.settings_form import COUPONS, REFUNDS, communication_for_form, policy_from_form, rules_for_form
 
 bp = Blueprint("settings", __name__)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _stored_problems(shop: Shop) -> list[str]:
-    """What is wrong with the saved settings (edited in the database, or saved under older rules)."""
-    problems: list[str] = []
+def _saved_preview(s, shop: Shop, now: datetime) -> Preview | None:
+    """What the saved rules give, when they parse (broken ones are listed for the merchant to fix)."""
     try:
-        parse_policy(shop.policy or default_policy())
-    except PolicyError as exc:
-        problems.extend(exc.problems)
-    timing = shop.policy.get("timing") if isinstance(shop.policy, dict) else None
-    if timing is not None and not isinstance(timing, dict):
-        problems.append("The timing policy must be an object")
-        return problems
-    try:
-        TimingPolicy.build(shop.timezone, timing)
-    except CalendarError as exc:
-        problems.append(str(exc).capitalize())
-    return problems
+        policy = parse_policy(shop.policy or default_policy())
+    except PolicyError:
+        return None
+    return preview(s, shop, policy, now)
 
 
 def _timing_for_form(policy: dict) -> dict:
@@ -61,9 +52,10 @@ def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, 
     shop = g.shop
     now = datetime.now(UTC)
     s = auth.g_session()
-    stored_problems = _stored_problems(shop)
-    # The saved rules are previewed only when they parse; broken ones are listed for the merchant to fix.
-    current = None if stored_problems else preview(s, shop, parse_policy(shop.policy or default_policy()), now)
+    # What is wrong with the saved settings (edited in the database, set by the command line, or saved under
+    # older checks): the same check a save passes.
+    stored_problems = check_policy(shop.policy or default_policy(), shop.timezone)
+    current = _saved_preview(s, shop, now)
     after = preview(s, shop, parse_policy(proposed), now) if proposed is not None else None
     exports = s.execute(select(DataExport).where(DataExport.shop_id == shop.id)
                         .order_by(DataExport.created_at.desc()).limit(20)).scalars().all()
@@ -78,7 +70,8 @@ def _page(policy: dict, timezone: str, problems=(), saved=False, proposed=None, 
         contact=contact if isinstance(contact, dict) else {},
         languages=languages if isinstance(languages, list) else ["en"], all_languages=LANGUAGES,
         embedded=embedded, exports=exports, connection=connection.cached_check(current_app, s, shop, now),
-        owner_email=shop.owner_email if owner_email is None else owner_email)
+        owner_email=shop.owner_email if owner_email is None else owner_email,
+        communication=communication_for_form(policy), silence_hours=MAX_SILENCE_HOURS, offer_days=OFFER_DAYS)
     return Response(html, status)
 
 

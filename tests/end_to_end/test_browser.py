@@ -117,6 +117,42 @@ def test_an_invalid_rule_is_refused_on_the_page_with_its_message(server, page):
     page.screenshot(path=str(DOCS / "settings-invalid-rule.png"), full_page=True)
 
 
+def test_a_rule_becomes_an_offer_and_the_communication_settings_are_kept(server, page, tmp_path):
+    base, env, fake = server
+    page.goto(install_link(base))
+    page.get_by_role("link", name="Review your compensation rules").click()
+    page.get_by_role("heading", name=f"Settings for {SHOP}").wait_for()
+    page.locator('input[name="rule-0-offer"]').check()
+    page.locator('input[name="rule-0-default_after_days"]').fill("5")
+    page.locator('select[name="rule-0-offer_default"]').select_option("coupon")
+    page.get_by_label("Never leave a customer without news for more than").fill("48")
+    page.get_by_label("Your team's email addresses").fill("ops@snowdevil.example\nana@snowdevil.example")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").get_by_text("Your settings are saved").wait_for()
+    page.screenshot(path=str(tmp_path / "settings-offer.png"), full_page=True)
+    assert page.locator('input[name="rule-0-offer"]').is_checked()
+    assert page.locator('input[name="rule-0-default_after_days"]').input_value() == "5"
+    assert page.locator('select[name="rule-0-offer_default"]').input_value() == "coupon"
+    assert page.get_by_label("Never leave a customer without news for more than").input_value() == "48"
+    assert page.get_by_label("Your team's email addresses").input_value() == \
+        "ops@snowdevil.example\nana@snowdevil.example"
+
+    page.get_by_label("Never leave a customer without news for more than").fill("200")
+    page.get_by_role("button", name="Save").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "The longest silence must be from 24 to 168 hours, not 200" in alert.inner_text()
+
+    late_order(base, env, 1001)  # the customer is offered the choice: nothing is refunded or given yet
+    assert fake.discounts == {} and fake.refunds_of("1001") == []
+    listed = subprocess.run([REDRESS, "incidents", "list", "--json"], env=env, check=True, capture_output=True,
+                            text=True, timeout=60)
+    [incident] = json.loads(listed.stdout)
+    assert incident["compensations"] == [] and incident["evidence"][-1]["fact"] == (
+        "offered the customer a choice of coupon percent of 10 % or refund shipping of 10.00 USD; the first is "
+        "given if nothing is chosen in 5 days")
+
+
 WIDER_THAN_THE_SCREEN = """[...document.querySelectorAll('body *')]
     .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
     .slice(0, 10).map(e => e.tagName + ' ' + (e.name || e.className))"""

@@ -76,8 +76,10 @@ def test_the_clock_enqueues_each_minute_once_even_beside_a_clock_of_the_previous
     minute = datetime.now(UTC).strftime("%Y%m%d%H%M")
     conn.set(f"redress:clock:sweep:{minute}", "1", ex=180)  # the other clock took this minute
     conn.set(f"redress:clock:reconcile:{minute}", "1", ex=180)
+    conn.set(f"redress:clock:offers:{minute}", "1", ex=180)
     clock(app, once=True)
     assert queue(conn, "sweep").count == 0 and queue(conn, "reconcile").count == 0
+    assert queue(conn, "compensate").count == 0
 
 
 def test_jobs_keep_their_time_limits_and_traces(app):

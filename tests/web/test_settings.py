@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,10 +34,12 @@ def form_of(page: str) -> dict[str, list[str]]:
             continue
         if attrs.get("type") == "checkbox" and "checked" not in m.group(1):
             continue
-        data.setdefault(attrs["name"], []).append(attrs.get("value", ""))
+        data.setdefault(attrs["name"], []).append(html.unescape(attrs.get("value", "")))
     for m in re.finditer(r'<select name="([^"]+)">(.*?)</select>', page, re.S):
         chosen = re.search(r'<option value="([^"]*)" selected', m.group(2))
         data[m.group(1)] = [chosen.group(1) if chosen else ""]
+    for m in re.finditer(r'<textarea name="([^"]+)"[^>]*>(.*?)</textarea>', page, re.S):
+        data[m.group(1)] = [html.unescape(m.group(2))]
     return data
 
 
