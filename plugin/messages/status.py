@@ -35,6 +35,9 @@ from plugin.vocabulary import (
 )
 
 REPLY_MAX = 5000  # characters, after trimming
+# The customer's answers, as the incident's evidence records them (and the page tells them again).
+ANSWER_SOURCE = "status page"
+SAID_SORTED, SAID_NOT_SORTED = "the customer says it is sorted", "the customer says it is not sorted yet"
 # What the customer sees of their compensations: withdrawn ones are not theirs any more.
 SHOWN_STATES = (CompensationState.PLANNED, CompensationState.AWAITING_APPROVAL, CompensationState.ISSUING,
                 CompensationState.ISSUED, CompensationState.FAILED)
@@ -146,12 +149,21 @@ def timeline(incident: Incident) -> list[Event]:
             events.append(Event(c.updated_at, "compensation", {"compensation": c}))
     if incident.offer_chosen is not None and incident.offer_chosen_at is not None:
         events.append(Event(incident.offer_chosen_at, "chosen", {"index": incident.offer_chosen}))
-    if incident.confirmed is not None and incident.confirmed_at is not None:
-        events.append(Event(incident.confirmed_at, "answer", {"sorted": incident.confirmed}))
+    events.extend(_answers(incident))
     if incident.resolved_at is not None and incident.status in (IncidentStatus.RESOLVED, IncidentStatus.DISMISSED):
         what = "resolved" if incident.status == IncidentStatus.RESOLVED else "closed"
         events.append(Event(incident.resolved_at, what))
     return sorted(events, key=lambda e: (e.at, ORDER_OF_EVENTS.index(e.what)))
+
+
+def _answers(incident: Incident) -> list[Event]:
+    """Every answer to "is it sorted?", from the evidence; the last one alone when only it is known."""
+    said = [Event(parse_iso(e["at"]), "answer", {"sorted": not e["fact"].startswith(SAID_NOT_SORTED)})
+            for e in incident.evidence if isinstance(e, dict) and e.get("source") == ANSWER_SOURCE
+            and isinstance(e.get("at"), str) and str(e.get("fact")).startswith((SAID_SORTED, SAID_NOT_SORTED))]
+    if not said and incident.confirmed is not None and incident.confirmed_at is not None:
+        said = [Event(incident.confirmed_at, "answer", {"sorted": incident.confirmed})]
+    return said
 
 
 def _order_events(order: Order) -> list[Event]:
@@ -217,17 +229,16 @@ def record_answer(session: Session, incident: Incident, is_sorted: bool, now: da
     alerts the team. Returns what happened ("sorted", "reopened", "kept_closed", "not_sorted") and the alert."""
     incident.confirmed, incident.confirmed_at = is_sorted, now
     if is_sorted:
-        _note(incident, now, "the customer says it is sorted")
+        _note(incident, now, SAID_SORTED)
         return "sorted", None
     outcome = "not_sorted"
     if incident.status == IncidentStatus.RESOLVED:
         outcome = "reopened" if _reopen(session, incident) else "kept_closed"
     shop = incident.order.shop
     incident.reply_due_at = promises.reply_due(now, communication_of(shop), calendar_of(shop))
-    _note(incident, now, {"reopened": "the customer says it is not sorted yet; reopened for the team",
-                          "kept_closed": "the customer says it is not sorted yet; another open incident of "
-                                         "this order covers it", "not_sorted": "the customer says it is not "
-                                                                               "sorted yet"}[outcome])
+    _note(incident, now, SAID_NOT_SORTED + {"reopened": "; reopened for the team",
+                                            "kept_closed": "; another open incident of this order covers it",
+                                            "not_sorted": ""}[outcome])
     return outcome, alert_team(session, incident, "not_sorted", "", now)
 
 
@@ -247,4 +258,4 @@ def _reopen(session: Session, incident: Incident) -> bool:
 
 
 def _note(incident: Incident, now: datetime, fact: str) -> None:
-    incident.evidence = [*incident.evidence, {"at": iso(now), "source": "status page", "fact": fact}]
+    incident.evidence = [*incident.evidence, {"at": iso(now), "source": ANSWER_SOURCE, "fact": fact}]

@@ -308,6 +308,8 @@ def test_yes_records_that_it_is_sorted_and_answering_again_updates_it(app, clien
     client.post(f"/s/{token}/confirm", data={"answer": "no", "csrf": csrf})
     inc = incident(app, incident_id)
     assert inc.confirmed is False and inc.confirmed_at >= first
+    page = text_of(client.get(f"/s/{token}?lang=en").get_data(as_text=True))
+    assert page.index("You told us everything is sorted") < page.index("You told us it is not sorted yet")
     assert client.post(f"/s/{token}/confirm", data={"answer": "maybe", "csrf": csrf}).status_code == 400
     assert incident(app, incident_id).confirmed is False
 
