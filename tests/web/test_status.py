@@ -235,7 +235,7 @@ def test_a_form_without_the_pages_csrf_field_is_refused_and_changes_nothing(app,
     _, csrf = open_page(client, token)
     for path, form in (("reply", {"text": "¿Dónde está mi pedido?"}), ("offer", {"option": "0"}),
                        ("confirm", {"answer": "no"})):
-        for wrong in ({}, {"csrf": "not-the-one"}, {"csrf": csrf + "x"}):
+        for wrong in ({}, {"csrf": "not-the-one"}, {"csrf": csrf + "x"}, {"csrf": "señal-falsa"}):
             r = client.post(f"/s/{token}/{path}", data={**form, **wrong})
             assert r.status_code == 400, (path, wrong)
             assert "Esta página llevaba un rato abierta, así que no se ha enviado nada." in r.get_data(as_text=True)
