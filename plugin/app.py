@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, g
+from flask_babel import Babel
 
 from plugin import extensions
 from plugin.config import Config
+from plugin.vocabulary import Locale
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _locale() -> str:
+    """The language of this request's page: the status page decides it for its customer (plugin.web.status,
+    from `?lang=`, the incident and the order); every other page is in English."""
+    return g.get("locale") or Locale.EN.value
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -21,10 +32,13 @@ def create_app(config: Config | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.public_url.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=7 * 86400,
+        BABEL_DEFAULT_LOCALE=Locale.EN.value,
+        BABEL_TRANSLATION_DIRECTORIES=str(TEMPLATES / "translations"),
     )
     extensions.init_app(app, config)
+    Babel(app, locale_selector=_locale)
 
-    from plugin.web import api, embedded, health, install, messages, settings, webhooks
+    from plugin.web import api, embedded, health, install, messages, settings, status, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
@@ -33,6 +47,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(messages.bp)
+    app.register_blueprint(status.bp)
 
     @app.teardown_appcontext
     def _close_session(_exc):

@@ -81,5 +81,6 @@ def require_shop(view):
 
 def check_csrf() -> None:
     token = request.form.get("csrf", "")
-    if not session.get("csrf") or not secrets.compare_digest(token, session["csrf"]):
+    # Compared as bytes: a forged field with non-ASCII characters is refused like any other, not an error.
+    if not session.get("csrf") or not secrets.compare_digest(token.encode(), session["csrf"].encode()):
         abort(400, "This form has expired; reload the page and try again.")

@@ -1,0 +1,61 @@
+"""A shop's terms for what it promises customers: its `communication` section and its business calendar (the
+shop's time zone, days, hours and holidays), read from the stored policy. A policy saved under older rules
+falls back to the defaults rather than leave a customer without a promise."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from plugin.messages.communication import Communication, parse_communication
+from plugin.orders.calendars import Calendar, CalendarError
+from plugin.orders.timing import TimingPolicy
+from plugin.storage.models import Shop
+from plugin.vocabulary import Locale, values
+
+log = logging.getLogger(__name__)
+
+
+def _policy(shop: Shop) -> dict[str, Any]:
+    return shop.policy if isinstance(shop.policy, dict) else {}
+
+
+def communication_of(shop: Shop) -> Communication:
+    comm, problems = parse_communication(_policy(shop).get("communication"))
+    if problems:
+        log.warning("shop %s has communication settings with problems (%s); using what is valid",
+                    shop.id, "; ".join(problems))
+    return comm
+
+
+def calendar_of(shop: Shop) -> Calendar:
+    timing = _policy(shop).get("timing")
+    try:
+        return TimingPolicy.build(shop.timezone, timing if isinstance(timing, dict) else None).calendar
+    except CalendarError:
+        log.warning("shop %s has an invalid timing policy; its promises use the default hours", shop.id)
+    try:
+        return Calendar.build(shop.timezone, {})
+    except CalendarError:
+        return Calendar()
+
+
+def contact_of(shop: Shop) -> dict[str, str]:
+    """The channels customers can reach the shop by: email, phone, whatsapp (the ones set, as typed)."""
+    contact = _policy(shop).get("contact")
+    if not isinstance(contact, dict):
+        return {}
+    return {k: v.strip() for k, v in contact.items() if k in ("email", "phone", "whatsapp")
+            and isinstance(v, str) and v.strip()}
+
+
+def languages_of(shop: Shop) -> list[str]:
+    """The languages the shop writes to customers in (the default policy's, both, when none are saved)."""
+    languages = _policy(shop).get("languages")
+    if not isinstance(languages, list):
+        return list(values(Locale))
+    return [x for x in languages if isinstance(x, str)]
+
+
+def shop_name(shop: Shop) -> str:
+    return shop.name or shop.domain.removeprefix("https://").removeprefix("http://").rstrip("/")
