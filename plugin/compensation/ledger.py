@@ -185,6 +185,7 @@ def _record(incident: Incident, p: Planned, key: str, currency: str, now: dateti
         code=coupon_code(key) if CompensationAction(p.action).is_coupon else None, created_at=now, updated_at=now,
     )
     incident.compensations.append(comp)
+    incident.next_message_at = now  # the customer hears of it, and the team of what waits for it
     return comp
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from plugin.compensation.offers import offer_json
 from plugin.messages.presentation import customer_json, message_json
 from plugin.orders.facts import iso
 from plugin.orders.money import fmt
@@ -37,7 +38,7 @@ def incident_json(inc: Incident, link: Callable[[int], str] | None = None) -> di
         "resolved_at": iso(inc.resolved_at) if inc.resolved_at else None,
         "evidence": list(inc.evidence),
         "compensations": [compensation_json(c) for c in inc.compensations],
-        "customer": customer_json(inc, link),
+        "customer": {**customer_json(inc, link), "offer": offer_json(inc)},
         "messages": [message_json(m) for m in inc.messages],
     }
 

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import css_inline
-from babel.dates import format_date, format_time
-from babel.numbers import format_currency
+from babel.support import NullTranslations, Translations
 from jinja2 import (
     ChoiceLoader,
     DictLoader,
@@ -34,11 +34,12 @@ from jinja2.ext import Extension
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
+from plugin.messages.formats import Formats
 from plugin.vocabulary import Locale, Purpose
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "messages"
+CATALOGS = TEMPLATES.parent / "translations"
 EDITABLE = (Purpose.OPENED, Purpose.COMPENSATION, Purpose.UPDATE, Purpose.RESOLVED)
-DATE = {Locale.EN: "EEEE d MMMM", Locale.ES: "EEEE d 'de' MMMM"}
 AT = {Locale.EN: "{date} at {time}", Locale.ES: "{date} a las {time}"}
 URL = re.compile(r"https?://[^\s<>()]+[^\s<>().,;:!?]")
 TAG = re.compile(r"{%.*?%}")
@@ -68,24 +69,24 @@ def default_source(purpose: str, locale: str) -> str:
     return (TEMPLATES / locale / f"{purpose}.txt").read_text(encoding="utf-8")
 
 
-def compose(purpose: str, locale: Locale, tz: ZoneInfo, facts: Mapping[str, Any],
+def compose(purpose: str, locale: Locale, tz: ZoneInfo, now: datetime, facts: Mapping[str, Any],
             overrides: Mapping[str, str] | None = None) -> Composed:
-    """Render the message; a shop's own template (`overrides[purpose]`) wins over ours."""
-    env = _sandbox(locale, tz, overrides or {})
+    """Render the message, written at `now`; a shop's own template (`overrides[purpose]`) wins over ours."""
+    env = _sandbox(locale, tz, now, overrides or {})
     try:
         rendered = env.get_template(f"{purpose}.txt").render(**facts)
     except TemplateError as exc:
         raise TemplateProblem(f"the {purpose} template ({locale}) cannot be used: {exc}") from exc
     subject, body = _split(rendered)
-    text = _layout(locale, tz, "_layout.txt", subject, body, facts, autoescape=False)
-    html = _layout(locale, tz, "_layout.html", subject, Markup(_html_body(body)), facts, autoescape=True)
+    text = _layout(locale, tz, now, "_layout.txt", subject, body, facts, autoescape=False)
+    html = _layout(locale, tz, now, "_layout.html", subject, Markup(_html_body(body)), facts, autoescape=True)
     return Composed(subject, text.strip() + "\n", css_inline.inline(html))
 
 
 def check_template(purpose: str, locale: Locale, source: str, sample: Mapping[str, Any]) -> list[str]:
     """Problems with a merchant's template, found by rendering it on a sample incident."""
     try:
-        compose(purpose, locale, ZoneInfo("UTC"), sample, {f"{purpose}.txt": source})
+        compose(purpose, locale, ZoneInfo("UTC"), sample["opened_at"], sample, {f"{purpose}.txt": source})
     except TemplateProblem as exc:
         return [str(exc).capitalize()]
     except ValueError as exc:
@@ -121,43 +122,39 @@ def _linked(line: str) -> str:
     return "".join(out) + str(escape(line[end:]))
 
 
-def _sandbox(locale: Locale, tz: ZoneInfo, overrides: Mapping[str, str]) -> Environment:
+def _sandbox(locale: Locale, tz: ZoneInfo, now: datetime, overrides: Mapping[str, str]) -> Environment:
     loader = ChoiceLoader([DictLoader(dict(overrides)), FileSystemLoader(TEMPLATES / locale)])
     env = ImmutableSandboxedEnvironment(loader=loader, undefined=StrictUndefined, autoescape=False,
                                         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                                         extensions=[Lines])
-    env.filters.update(_filters(locale, tz))
+    env.filters.update(_filters(locale, tz, now))
     return env
 
 
-def _layout(locale: Locale, tz: ZoneInfo, name: str, subject: str, body: str, facts: Mapping[str, Any],
-            autoescape: bool) -> str:
-    # Our own layout, not editable: trusted, rendered outside the sandbox.
-    env = Environment(loader=FileSystemLoader(TEMPLATES / locale), undefined=StrictUndefined,
+def _layout(locale: Locale, tz: ZoneInfo, now: datetime, name: str, subject: str, body: str,
+            facts: Mapping[str, Any], autoescape: bool) -> str:
+    # Our own layout, not editable: trusted, rendered outside the sandbox, its words from the Babel catalogs.
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                       autoescape=select_autoescape(default=autoescape), trim_blocks=True, lstrip_blocks=True,
-                      extensions=[Lines])
-    env.filters.update(_filters(locale, tz))
-    return env.get_template(name).render(subject=subject, body=body, **facts)
+                      extensions=[Lines, "jinja2.ext.i18n"])
+    env.install_gettext_translations(_catalog(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(_filters(locale, tz, now))
+    return env.get_template(name).render(subject=subject, body=body, locale=locale.value, **facts)
 
 
-def _filters(locale: Locale, tz: ZoneInfo) -> dict[str, Any]:
-    def day(moment: datetime | None) -> str:
-        return format_date(moment.astimezone(tz), DATE[locale], locale=locale) if moment else ""
+@cache
+def _catalog(locale: Locale) -> NullTranslations:
+    return Translations.load(str(CATALOGS), [locale.value])
 
-    def clock(moment: datetime | None) -> str:
-        return format_time(moment.astimezone(tz), "short", locale=locale) if moment else ""
+
+def _filters(locale: Locale, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    f = Formats(locale, tz, now)
 
     def when(moment: datetime | None) -> str:
-        return AT[locale].format(date=day(moment), time=clock(moment)) if moment else ""
+        return AT[locale].format(date=f.day(moment), time=f.time(moment)) if moment else ""
 
-    def money(amount: Decimal | str | None, currency: str | None) -> str:
-        return format_currency(Decimal(str(amount)), currency or "USD", locale=locale) if amount is not None else ""
-
-    def percent(value: Decimal | str | None) -> str:
-        n = f"{Decimal(str(value or 0)).normalize():f}"
-        return f"{n}\u00a0%" if locale == Locale.ES else f"{n}%"  # "15 %" in Spanish, "15%" in English
-
-    return {"date": day, "time": clock, "datetime": when, "money": money, "percent": percent}
+    return {"date": lambda m: f.day(m) if m else "", "time": lambda m: f.time(m) if m else "", "datetime": when,
+            "money": f.money, "percent": f.percent}
 
 
 def sample_facts(kind: str = "fulfillment_late", fault: str = "shop") -> dict[str, Any]:
@@ -175,7 +172,7 @@ def sample_facts(kind: str = "fulfillment_late", fault: str = "shop") -> dict[st
              "percent": Decimal("10"), "code": "SORRY-7QK2M9",
              "expires_at": datetime(2027, 2, 16, tzinfo=ZoneInfo("UTC"))},
         ],
-        "given": [], "awaiting_approval": False, "news": [],
+        "given": [], "awaiting_approval": False, "news": [], "offer": None,
         "next_update_at": datetime(2026, 11, 21, 10, 0, tzinfo=ZoneInfo("UTC")),
         "status_url": "https://redress.example.com/s/sample",
         "contact": {"email": "hola@tiendasol.es", "phone": "+34 910 000 000", "whatsapp": "+34 600 000 000",

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from plugin.messages.record import communication, shop_calendar
+from plugin.messages.terms import calendar_of, communication_of, shop_name
 from plugin.orders.money import fmt
 from plugin.storage.models import Compensation, Incident, Message, Shop
 from plugin.vocabulary import OPEN_STATUSES, Audience, Channel, CompensationState, MessageState, Purpose
@@ -21,12 +21,12 @@ LISTED = 15  # items per section; the rest are counted
 
 def digest_day(shop: Shop, now: datetime) -> date | None:
     """The shop's day whose digest is due now (from 08:00 its time), or None before then."""
-    local = now.astimezone(shop_calendar(shop).tz)
+    local = now.astimezone(calendar_of(shop).tz)
     return local.date() if local.time() >= SENT_AFTER else None
 
 
 def record_digest(session: Session, shop: Shop, now: datetime, desk_url: str) -> Message | None:
-    comm, day = communication(shop), digest_day(shop, now)
+    comm, day = communication_of(shop), digest_day(shop, now)
     key = f"shop:{shop.id}:digest:{day}"
     if not comm.team_emails or day is None or session.execute(
             select(Message.id).where(Message.key == key)).first():
@@ -34,7 +34,7 @@ def record_digest(session: Session, shop: Shop, now: datetime, desk_url: str) ->
     sections, counts = _sections(session, shop, now)
     if not sections:
         return None  # a quiet day: no e-mail
-    name = shop.name or shop.domain
+    name = shop_name(shop)
     body = "\n\n".join([f"Good morning. Here is {name} in Redress for the last 24 hours.", *sections,
                         f"Settings and messages: {desk_url}"]) + "\n"
     msg = Message(shop_id=shop.id, incident_id=None, key=key, audience=Audience.TEAM, purpose=Purpose.TEAM_ALERT,

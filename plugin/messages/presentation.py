@@ -8,11 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.messages.record import communication, shop_calendar, told
-from plugin.messages.schedule import promised_update
+from plugin.messages.record import next_update, told
 from plugin.orders.facts import iso
 from plugin.storage.models import Incident, Message
-from plugin.vocabulary import OPEN_STATUSES, Kind
 
 
 def message_json(m: Message, with_incident: bool = False) -> dict[str, Any]:
@@ -30,14 +28,13 @@ def message_json(m: Message, with_incident: bool = False) -> dict[str, Any]:
 def customer_json(inc: Incident, link: Callable[[int], str] | None) -> dict[str, Any]:
     """What the customer has been told and promised, what they chose and answered."""
     said = told(inc)
-    shop = inc.order.shop
-    awaits = inc.status in OPEN_STATUSES and Kind(inc.kind).family.awaits_delivery
-    due = promised_update(said, communication(shop), shop_calendar(shop)) if said and awaits else None
+    due = next_update(inc)
     return {
         "locale": inc.locale, "status_url": link(inc.id) if link else None,
         "last_message_at": iso(max(t.at for t in said)) if said else None,
         "next_update_due_at": iso(due) if due else None,
-        "offer": None, "confirmed": inc.confirmed,
+        "offer": None,  # the offer belongs to compensation: the incident JSON fills it in
+        "confirmed": inc.confirmed,
         "confirmed_at": iso(inc.confirmed_at) if inc.confirmed_at else None,
     }
 

@@ -11,14 +11,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.messages.communication import EMAIL, Communication, parse_communication
+from plugin.messages.communication import EMAIL, Communication
 from plugin.messages.compose import TemplateProblem, compose, sample_facts
 from plugin.messages.language import choose
 from plugin.messages.schedule import Case, Due, Told, next_messages, promised_update
 from plugin.messages.story import customer_facts, seen
-from plugin.orders.calendars import Calendar, CalendarError
+from plugin.messages.team import alerts_due
+from plugin.messages.terms import calendar_of, communication_of, languages_of, shop_name
+from plugin.orders.calendars import Calendar
 from plugin.orders.facts import OrderFacts, iso
-from plugin.orders.timing import TimingPolicy
 from plugin.storage.models import Incident, Message, Shop
 from plugin.vocabulary import (
     CUSTOMER_PURPOSES,
@@ -35,20 +36,19 @@ from plugin.vocabulary import (
 log = logging.getLogger(__name__)
 
 
-def shop_calendar(shop: Shop) -> Calendar:
-    try:
-        return TimingPolicy.build(shop.timezone, (shop.policy or {}).get("timing")).calendar
-    except CalendarError:
-        return Calendar()  # a stored calendar the settings page would refuse: promise in UTC office hours
-
-
-def communication(shop: Shop) -> Communication:
-    return parse_communication((shop.policy or {}).get("communication"))[0]
-
-
 def told(incident: Incident) -> list[Told]:
     return [Told(m.purpose, m.sequence, m.sent_at or m.created_at) for m in incident.messages
             if m.audience == Audience.CUSTOMER and m.purpose in CUSTOMER_PURPOSES]
+
+
+def next_update(incident: Incident) -> datetime | None:
+    """The next update promised to a customer still waiting for their parcel: the longest silence after the
+    last message (or after the opening, before the first), pulled back before quiet hours."""
+    if incident.status not in OPEN_STATUSES or not Kind(incident.kind).family.awaits_delivery:
+        return None
+    shop = incident.order.shop
+    said = told(incident) or [Told(Purpose.OPENED, 0, incident.opened_at)]
+    return promised_update(said, communication_of(shop), calendar_of(shop))
 
 
 def case_of(incident: Incident) -> Case:
@@ -61,14 +61,15 @@ def case_of(incident: Incident) -> Case:
         unannounced=tuple(c.id for c in comps if c.state == CompensationState.ISSUED and c.id not in named),
         follows_up=Kind(incident.kind).family.awaits_delivery,
         superseded=any(i is not incident and i.status in OPEN_STATUSES for i in incident.order.incidents),
+        reopened_at=incident.confirmed_at if incident.confirmed is False else None,
     )
 
 
 def consider(session: Session, incident: Incident, now: datetime, status_url: str, channel: Channel,
              mail_from: str) -> list[Message]:
-    """Add the customer messages due now; set when to look at this incident again."""
+    """Add the messages due now, the customer's and the team's; set when to look at this incident again."""
     shop = incident.order.shop
-    comm, cal = communication(shop), shop_calendar(shop)
+    comm, cal = communication_of(shop), calendar_of(shop)
     added: list[Message] = []
     for _ in range(len(CUSTOMER_PURPOSES)):  # each message recorded changes what is due next
         nxt = next_messages(case_of(incident), told(incident), comm, cal, now)
@@ -77,27 +78,30 @@ def consider(session: Session, incident: Incident, now: datetime, status_url: st
             break
         for due in nxt.due:
             added.append(_record(session, incident, due, now, status_url, channel, mail_from))
-    return added
+    team, look = alerts_due(session, incident, now)
+    later = [t for t in (incident.next_message_at, look) if t is not None]
+    incident.next_message_at = min(later) if later else None
+    return added + team
 
 
 def language(incident: Incident) -> Locale:
     if incident.locale:
         return Locale(incident.locale)
     facts = incident.order.facts or {}
-    return choose(facts.get("locale"), facts.get("country"), (incident.order.shop.policy or {}).get("languages") or [])
+    return choose(facts.get("locale"), facts.get("country"), languages_of(incident.order.shop))
 
 
 def _record(session: Session, incident: Incident, due: Due, now: datetime, status_url: str, channel: Channel,
             mail_from: str) -> Message:
     shop, order = incident.order.shop, incident.order
-    comm, cal = communication(shop), shop_calendar(shop)
+    comm, cal = communication_of(shop), calendar_of(shop)
     locale = language(incident)
     incident.locale = locale
     after = [*told(incident), Told(due.purpose, due.sequence, now)]
     promise = promised_update(after, comm, cal) if _promises_more(incident, due) else None
     facts = OrderFacts.from_json(order.facts) if order.facts else OrderFacts(order_id=order.platform_order_id)
     words = customer_facts(incident, facts, due, promise, status_url, comm)
-    composed = _compose(due.purpose, locale, cal, words, shop)
+    composed = _compose(due.purpose, locale, cal, now, words, shop)
     msg = Message(
         shop_id=shop.id, key=f"incident:{incident.id}:{due.purpose}:{due.sequence}", audience=Audience.CUSTOMER,
         purpose=due.purpose, sequence=due.sequence, channel=channel, to_address=order.customer_email,
@@ -115,22 +119,22 @@ def _promises_more(incident: Incident, due: Due) -> bool:
     return due.purpose != Purpose.RESOLVED and Kind(incident.kind).family.awaits_delivery
 
 
-def _compose(purpose: Purpose, locale: Locale, cal: Calendar, words: dict[str, Any], shop: Shop):
+def _compose(purpose: Purpose, locale: Locale, cal: Calendar, now: datetime, words: dict[str, Any], shop: Shop):
     overrides = ((shop.policy or {}).get("templates") or {}).get(locale) or {}
     own = {f"{p}.txt": src for p, src in overrides.items() if isinstance(src, str)}
     try:
-        return compose(purpose, locale, cal.tz, words, own)
+        return compose(purpose, locale, cal.tz, now, words, own)
     except (TemplateProblem, ValueError) as exc:
         # A template that worked in the preview and fails on this incident: the customer still hears, in ours.
         log.error("shop %s: %s; the default template was used", shop.id, exc)
-        return compose(purpose, locale, cal.tz, words)
+        return compose(purpose, locale, cal.tz, now, words)
 
 
 def _headers(shop: Shop, comm: Communication, mail_from: str) -> dict[str, str]:
     """The shop's name on our sending address (the mail server vouches for that one) and its own
     address for replies."""
     contact = (shop.policy or {}).get("contact") or {}
-    name = comm.sender_name or shop.name or shop.domain
+    name = comm.sender_name or shop_name(shop)
     return {"from": formataddr((name, parseaddr(mail_from)[1] or "no-reply@localhost")),
             "reply_to": comm.reply_to or contact.get("email") or ""}
 
@@ -139,14 +143,14 @@ def preview(incident: Incident | None, shop: Shop, purpose: Purpose, locale: Loc
             status_url: str, now: datetime):
     """The message `purpose` as it would read on this incident (or on a sample one) with `source` as the
     shop's template; raises TemplateProblem or ValueError for a template that cannot be used."""
-    comm, cal = communication(shop), shop_calendar(shop)
+    comm, cal = communication_of(shop), calendar_of(shop)
     own = {f"{purpose}.txt": source} if source is not None else {}
     if incident is None:
-        words = {**sample_facts(), "shop_name": shop.name or shop.domain, "sender_name": comm.sender_name}
-        return compose(purpose, locale, cal.tz, words, own)
+        words = {**sample_facts(), "shop_name": shop_name(shop), "sender_name": comm.sender_name}
+        return compose(purpose, locale, cal.tz, now, words, own)
     order = incident.order
     facts = OrderFacts.from_json(order.facts) if order.facts else OrderFacts(order_id=order.platform_order_id)
     issued = tuple(c.id for c in incident.compensations if c.state == CompensationState.ISSUED)
     promise = promised_update([*told(incident), Told(purpose, 1, now)], comm, cal)
     words = customer_facts(incident, facts, Due(purpose, 1, issued), promise, status_url, comm)
-    return compose(purpose, locale, cal.tz, words, own)
+    return compose(purpose, locale, cal.tz, now, words, own)

@@ -48,6 +48,7 @@ class Case:
     # Another incident of the same order is open: its messages carry the story on, so this one's
     # resolution is not announced as "all sorted" while something is still wrong with the order.
     superseded: bool = False
+    reopened_at: datetime | None = None  # the customer said "not yet": what was said before is not the end
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ def next_messages(case: Case, told: list[Told], comm: Communication, cal: Calend
         return Next()
     if not any(t.purpose == Purpose.OPENED for t in told):
         return _first(case, told, comm, cal, now)
-    closed = any(t.purpose == Purpose.RESOLVED for t in told)
+    closed = any(t.purpose == Purpose.RESOLVED and (case.reopened_at is None or t.at > case.reopened_at)
+                 for t in told)
     if case.status == IncidentStatus.RESOLVED and not closed:
-        return _when(Due(Purpose.RESOLVED, 1, case.unannounced), case.resolved_at or now, comm, cal, now)
+        return _when(Due(Purpose.RESOLVED, _next_sequence(told, Purpose.RESOLVED), case.unannounced),
+                     case.resolved_at or now, comm, cal, now)
     if case.unannounced:  # issued after the last word (an approval can come after the resolution)
         return _when(Due(Purpose.COMPENSATION, _next_sequence(told, Purpose.COMPENSATION), case.unannounced),
                      now, comm, cal, now)

@@ -5,9 +5,8 @@ sorted?"). Words are the templates' job; this module decides the facts and the m
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from plugin.messages import promises
-from plugin.messages.language import choose, supported
+from plugin.messages.record import language
+from plugin.messages.record import next_update as next_update_of
 from plugin.messages.records import next_sequence
 from plugin.messages.team import alert_team
-from plugin.messages.terms import calendar_of, communication_of, contact_of, languages_of, shop_name
+from plugin.messages.terms import calendar_of, communication_of, contact_links, contact_of, shop_name
 from plugin.orders.facts import iso, parse_iso
 from plugin.storage.models import Compensation, Incident, Message, Order
 from plugin.vocabulary import (
@@ -90,21 +90,14 @@ def page_locale(asked: str | None, incident: Incident) -> Locale:
     in; else the one Redress would choose for them: the order's, their country's, the shop's first."""
     if asked in (Locale.ES.value, Locale.EN.value):
         return Locale(asked)
-    written = supported(incident.locale)
-    if written is not None:
-        return written
-    facts = incident.order.facts or {}
-    return choose(facts.get("locale"), facts.get("country"), languages_of(incident.order.shop))
+    return language(incident)
 
 
 def view(incident: Incident, now: datetime) -> StatusView:
     order, shop = incident.order, incident.order.shop
     cal = calendar_of(shop)
     is_open = incident.status in OPEN_STATUSES
-    next_update = None
-    if is_open:
-        next_update = promises.update_due(last_message_at(incident) or incident.opened_at,
-                                          communication_of(shop), cal)
+    next_update = next_update_of(incident)
     return StatusView(
         incident=incident, order=order, shop_name=shop_name(shop), tz=cal.tz, timeline=timeline(incident),
         is_open=is_open, next_update_at=next_update, update_overdue=next_update is not None and next_update <= now,
@@ -179,22 +172,6 @@ def _order_events(order: Order) -> list[Event]:
     return events
 
 
-def contact_links(contact: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Each channel's link and label: mailto:, tel: and WhatsApp click-to-chat (https://wa.me/ and the digits)."""
-    links = {}
-    if contact.get("email"):
-        links["email"] = {"href": f"mailto:{contact['email']}", "label": contact["email"]}
-    if contact.get("phone"):
-        plus = "+" if contact["phone"].startswith("+") else ""
-        links["phone"] = {"href": f"tel:{plus}{_digits(contact['phone'])}", "label": contact["phone"]}
-    if contact.get("whatsapp") and _digits(contact["whatsapp"]):
-        links["whatsapp"] = {"href": f"https://wa.me/{_digits(contact['whatsapp'])}", "label": contact["whatsapp"]}
-    return links
-
-
-def _digits(text: str) -> str:
-    return re.sub(r"[^0-9]", "", text)
-
 
 def checked_reply(text: str | None) -> str:
     """The reply as stored: trimmed, 1 to REPLY_MAX characters; else ReplyError."""
@@ -207,9 +184,9 @@ def checked_reply(text: str | None) -> str:
 
 
 def record_reply(session: Session, incident: Incident, text: str, locale: Locale,
-                 now: datetime) -> tuple[Message, Message | None]:
+                 now: datetime) -> tuple[Message, list[Message]]:
     """The customer's words as a message, the answer promised by the shop's reply time, and the team told.
-    Returns the reply and the team's alert (to send once committed)."""
+    Returns the reply and the team's alerts (to send once committed)."""
     shop = incident.order.shop
     sequence = next_sequence(session, incident.id, Purpose.REPLY)
     incident.reply_due_at = promises.reply_due(now, communication_of(shop), calendar_of(shop))
@@ -223,14 +200,15 @@ def record_reply(session: Session, incident: Incident, text: str, locale: Locale
     return reply, alert_team(session, incident, "reply", text, now)
 
 
-def record_answer(session: Session, incident: Incident, is_sorted: bool, now: datetime) -> tuple[str, Message | None]:
+def record_answer(session: Session, incident: Incident, is_sorted: bool,
+                  now: datetime) -> tuple[str, list[Message]]:
     """The customer's answer to "is it sorted?". "Not yet" on a resolved incident opens it again for the team
     (unless another open incident of the order and kind covers it), promises an answer like a reply does and
     alerts the team. Returns what happened ("sorted", "reopened", "kept_closed", "not_sorted") and the alert."""
     incident.confirmed, incident.confirmed_at = is_sorted, now
     if is_sorted:
         _note(incident, now, SAID_SORTED)
-        return "sorted", None
+        return "sorted", []
     outcome = "not_sorted"
     if incident.status == IncidentStatus.RESOLVED:
         outcome = "reopened" if _reopen(session, incident) else "kept_closed"
@@ -252,6 +230,7 @@ def _reopen(session: Session, incident: Incident) -> bool:
     try:
         with session.begin_nested():
             incident.status, incident.resolved_at = IncidentStatus.OPEN, None
+            incident.next_message_at = datetime.now(UTC)  # updates resume; a new resolution is told again
     except IntegrityError:  # one was opened meanwhile
         return False
     return True

@@ -4,14 +4,14 @@ Nothing else reaches a template (merchants' templates run in a sandbox on exactl
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from plugin.messages.communication import Communication
 from plugin.messages.schedule import Due
+from plugin.messages.terms import contact_links, contact_of, shop_name
 from plugin.orders.facts import OrderFacts, iso
-from plugin.storage.models import Compensation, Incident
+from plugin.storage.models import Compensation, Incident, Shop
 from plugin.vocabulary import Audience, CompensationAction, CompensationState, Kind
 
 
@@ -19,9 +19,8 @@ def customer_facts(incident: Incident, facts: OrderFacts, due: Due, promise: dat
                    comm: Communication) -> dict[str, Any]:
     order, shop = incident.order, incident.order.shop
     by_id = {c.id: c for c in incident.compensations}
-    policy = shop.policy or {}
     return {
-        "shop_name": shop.name or shop.domain, "sender_name": comm.sender_name,
+        "shop_name": shop_name(shop), "sender_name": comm.sender_name,
         "customer_name": (facts.customer_name or "").split(" ")[0],
         "order_number": order.number or order.platform_order_id, "order_total": order.total,
         "currency": order.currency, "kind": str(incident.kind), "fault": str(incident.responsibility),
@@ -30,8 +29,8 @@ def customer_facts(incident: Incident, facts: OrderFacts, due: Due, promise: dat
         # Everything the order's customer was given, whichever of its incidents gave it.
         "given": [_given(c) for i in order.incidents for c in i.compensations if c.state == CompensationState.ISSUED],
         "awaiting_approval": any(c.state == CompensationState.AWAITING_APPROVAL for c in incident.compensations),
-        "news": news(incident, facts), "next_update_at": promise, "status_url": status_url,
-        "contact": _contact(policy.get("contact") or {}),
+        "offer": _offer(incident), "news": news(incident, facts), "next_update_at": promise, "status_url": status_url,
+        "contact": _contact(shop),
     }
 
 
@@ -57,11 +56,24 @@ def _given(c: Compensation) -> dict[str, Any]:
             "expires_at": c.expires_at}
 
 
-def _contact(contact: dict[str, Any]) -> dict[str, str]:
-    whatsapp = str(contact.get("whatsapp") or "")
-    digits = re.sub(r"\D", "", whatsapp)
-    return {"email": str(contact.get("email") or ""), "phone": str(contact.get("phone") or ""),
-            "whatsapp": whatsapp, "whatsapp_url": f"https://wa.me/{digits}" if digits else ""}
+def _offer(incident: Incident) -> dict[str, Any] | None:
+    """An offer still to be chosen from: its options and until when (then the first is given)."""
+    offer = incident.offer
+    if not isinstance(offer, dict) or not offer.get("options") or incident.offer_chosen is not None:
+        return None
+    options = [{"type": "coupon" if CompensationAction(o["action"]).is_coupon else "refund", "action": o["action"],
+                "amount": o.get("amount"), "currency": o.get("currency"), "percent": o.get("percent"),
+                "valid_days": o.get("valid_days")} for o in offer["options"]]
+    deadline = offer.get("deadline")
+    return {"options": options, "deadline": datetime.fromisoformat(deadline.replace("Z", "+00:00")) if deadline
+            else None}
+
+
+def _contact(shop: Shop) -> dict[str, str]:
+    links = contact_links(contact_of(shop))
+    return {"email": links.get("email", {}).get("label", ""), "phone": links.get("phone", {}).get("label", ""),
+            "whatsapp": links.get("whatsapp", {}).get("label", ""),
+            "whatsapp_url": links.get("whatsapp", {}).get("href", "")}
 
 
 def seen(incident: Incident, facts: OrderFacts) -> dict[str, Any]:

@@ -5,6 +5,7 @@ falls back to the defaults rather than leave a customer without a promise."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from plugin.messages.communication import Communication, parse_communication
@@ -59,3 +60,20 @@ def languages_of(shop: Shop) -> list[str]:
 
 def shop_name(shop: Shop) -> str:
     return shop.name or shop.domain.removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def contact_links(contact: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each channel's link and label: mailto:, tel: and WhatsApp click-to-chat (https://wa.me/ and the digits)."""
+    links = {}
+    if contact.get("email"):
+        links["email"] = {"href": f"mailto:{contact['email']}", "label": contact["email"]}
+    if contact.get("phone"):
+        plus = "+" if contact["phone"].startswith("+") else ""
+        links["phone"] = {"href": f"tel:{plus}{_digits(contact['phone'])}", "label": contact["phone"]}
+    if contact.get("whatsapp") and _digits(contact["whatsapp"]):
+        links["whatsapp"] = {"href": f"https://wa.me/{_digits(contact['whatsapp'])}", "label": contact["whatsapp"]}
+    return links
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"[^0-9]", "", text)

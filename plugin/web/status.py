@@ -131,8 +131,7 @@ def confirm(token: str):
         return _page(incident, 400, error="answer")
     s = auth.g_session()
     outcome, alert = committed(s, lambda: status.record_answer(s, incident, answer == "yes", datetime.now(UTC)))
-    if alert is not None:
-        enqueue_notify(redis_conn(current_app), alert.id)
+    enqueue_notify(redis_conn(current_app), *[m.id for m in alert])
     flash("sorted" if outcome == "sorted" else "not_sorted", "status")
     return _back()
 
@@ -150,7 +149,6 @@ def reply(token: str):
     s = auth.g_session()
     _reply, alert = committed(s, lambda: status.record_reply(s, incident, text, Locale(g.locale),
                                                               datetime.now(UTC)))
-    if alert is not None:
-        enqueue_notify(redis_conn(current_app), alert.id)
+    enqueue_notify(redis_conn(current_app), *[m.id for m in alert])
     flash("replied", "status")
     return _back()

@@ -17,13 +17,13 @@ import pytest
 import requests
 
 from plugin.storage.crypto import generate_key
+from tests.support.browser import launch
 from tests.support.fake_shopify import FakeShopify
 from tests.support.pg import _free_port
 from tests.support.platforms import shopify_order, sign
 from tests.support.work import start_web
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 REDRESS = str(Path(sys.executable).parent / "redress")
 SHOP = "snowdevil.myshopify.com"
@@ -50,9 +50,7 @@ def server(tmp_path, redis_server, sqlite_url, httpserver):
 @pytest.fixture
 def page():
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch(p)
         pg = browser.new_page(viewport={"width": 1280, "height": 900})
         yield pg
         browser.close()

@@ -15,7 +15,8 @@ from plugin.storage.crypto import generate_key
 from plugin.storage.models import Message
 from plugin.vocabulary import IncidentStatus
 from tests.conftest import make_config
-from tests.end_to_end.test_browser import CHROMIUM, DOCS, assert_no_sideways_scroll
+from tests.end_to_end.test_browser import DOCS, assert_no_sideways_scroll
+from tests.support.browser import launch
 from tests.support.pg import _free_port
 from tests.support.status import OFFER, status_incident, status_shop
 from tests.support.work import start_web
@@ -49,9 +50,7 @@ def status_server(tmp_path, redis_server, sqlite_url):
 @pytest.fixture
 def phone():
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch(p)
         context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                       locale="es-ES")
         yield context.new_page()

@@ -83,6 +83,16 @@ def test_a_resolution_is_not_announced_while_another_incident_of_the_order_carri
     assert next_messages(Case(RESOLVED, opened, fixed, superseded=True), told, COMM, CAL, fixed).due == []
 
 
+def test_a_customer_who_says_not_yet_is_told_again_when_it_is_resolved_again():
+    opened, fixed, not_yet = madrid(2026, 11, 18, 11, 0), madrid(2026, 11, 19, 11, 0), madrid(2026, 11, 19, 12, 0)
+    told = [Told(Purpose.OPENED, 1, opened), Told(Purpose.RESOLVED, 1, fixed)]
+    reopened = next_messages(Case(OPEN, opened, reopened_at=not_yet), told, COMM, CAL, not_yet)
+    assert reopened.due == [] and reopened.look_again_at == madrid(2026, 11, 22, 10, 30)  # updates resume
+    again = madrid(2026, 11, 20, 9, 0)
+    closing = next_messages(Case(RESOLVED, opened, again, reopened_at=not_yet), told, COMM, CAL, again)
+    assert [(d.purpose, d.sequence) for d in closing.due] == [(Purpose.RESOLVED, 2)]
+
+
 def test_no_address_or_no_grounds_means_no_message():
     opened = madrid(2026, 11, 18, 11, 0)
     assert next_messages(Case(OPEN, opened, reachable=False), [], COMM, CAL, opened).due == []

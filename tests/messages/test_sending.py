@@ -4,6 +4,7 @@ what they were given, once, and never left longer without news than the shop all
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -210,3 +211,48 @@ def test_the_incident_json_and_messages_list_show_what_the_customer_was_told_and
     listed = json.loads(redress(app, "messages", "list", "--incident", str(inc["id"]), "--json").stdout)
     assert [m["id"] for m in listed] == [msg["id"]] and listed[0]["incident_id"] == inc["id"]
     assert json.loads(redress(app, "messages", "list", "--shop", "999", "--json").stdout) == []
+
+
+OFFER_RULE = {"name": "Shop fault: the customer chooses",
+              "when": {"responsibility": ["shop"], "kind": ["fulfillment_late", "pickup_late", "order_cancelled"]},
+              "then": [{"action": "offer", "options": [{"action": "refund_shipping"},
+                                                       {"action": "coupon_percent", "percent": "15",
+                                                        "valid_days": 90}],
+                        "default_after_days": 7}]}
+
+
+def test_a_spanish_customer_chooses_the_coupon_on_the_page_gets_it_by_email_and_the_team_reads_their_reply(
+        app, client, shopify, inbox):
+    with db(app).session() as s:
+        shop = s.execute(select(Shop)).scalar_one()
+        shop.policy = {**shop.policy, "rules": [OFFER_RULE, *shop.policy["rules"][1:]],
+                       "caps": {"per_order_percent_of_total": "30", "approval_above": "100"},
+                       "communication": {"team_emails": ["equipo@tienda.example"]}}
+        s.commit()
+    post_shopify(client, shopify_order(customer_locale="es", **PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    [first] = inbox.parsed()
+    text = smtp_server.text_of(first)
+    assert "puedes elegir:" in text and "- que te devolvamos 10,00 US$ (los gastos de envío)" in text
+    assert "- un 15 % de descuento en tu próximo pedido, válido durante 90 días." in text
+    link = re.search(r"Elige la que prefieras en la página de tu pedido: (\S+)", text).group(1).rstrip(".")
+    assert shopify.discounts == {} and shopify.refunds_of(ORDER_ID) == []  # nothing is given before the choice
+
+    page = client.get(link.split("127.0.0.1:8000", 1)[1])
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    path = link.split("127.0.0.1:8000", 1)[1]
+    assert client.post(f"{path}/offer", data={"option": "1", "csrf": csrf}).status_code == 302
+    run_worker(app)
+    [discount] = shopify.discounts.values()
+    code = discount["input"]["code"]
+    second = inbox.parsed()[1]
+    assert second["Subject"] == "Pedido #9999: tu código de descuento"
+    assert f"Un 15 % de descuento en tu próximo pedido: usa el código {code} al pagar" in smtp_server.text_of(second)
+
+    assert client.post(f"{path}/reply", data={"text": "¿Puedo usarlo en rebajas?", "csrf": csrf}).status_code == 302
+    run_worker(app)
+    [alert] = [m for m in inbox.parsed() if m["To"] == "equipo@tienda.example"]
+    assert "¿Puedo usarlo en rebajas?" in smtp_server.text_of(alert)
+    listed = json.loads(redress(app, "messages", "list", "--json").stdout)
+    assert [(m["audience"], m["purpose"]) for m in listed] == [
+        ("customer", "opened"), ("customer", "compensation"), ("customer", "reply"), ("team", "team_alert")]

@@ -60,9 +60,11 @@ def test_the_page_speaks_the_language_asked_for_else_the_customers_else_the_one_
 
 def test_the_next_update_is_due_a_longest_silence_after_the_last_message_to_the_customer():
     sent = NOW - timedelta(hours=3)  # 10:00 in Madrid: +48 h is Sunday 10:00, outside quiet hours
-    shown = status.view(incident(messages=[to_customer(sent), to_customer(None, state=MessageState.QUEUED),
-                                           to_customer(NOW - timedelta(hours=30))]), NOW)
+    shown = status.view(incident(messages=[to_customer(sent), to_customer(NOW - timedelta(hours=30))]), NOW)
     assert shown.next_update_at == sent + timedelta(hours=48) and not shown.update_overdue
+    # A message recorded and on its way counts from when it was recorded, as the schedule counts it.
+    going = status.view(incident(messages=[to_customer(sent), to_customer(None, state=MessageState.QUEUED)]), NOW)
+    assert going.next_update_at == NOW + timedelta(hours=48)
     # Nothing written yet: counted from the opening (a day ago), so it is due within a day.
     assert status.view(incident(), NOW).next_update_at == NOW + timedelta(days=1)
     # A last message at 23:00 in Madrid would promise the next inside quiet hours: it comes before they start.

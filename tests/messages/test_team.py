@@ -107,3 +107,61 @@ def test_the_team_chat_gets_the_alert_and_a_removed_webhook_is_not_tried_for_eve
     config(app).allow_private_stores = False
     plain = _webhook_message(app, shop_id, "http://hooks.example/plain")
     assert notify.send(plain) == "failed"  # only https outside development
+
+
+def _set(app, **values):
+    with db(app).session() as s:
+        for inc in s.execute(select(Incident)).scalars():
+            for k, v in values.items():
+                setattr(inc, k, v)
+        s.commit()
+
+
+def test_a_compensation_waiting_for_approval_is_told_to_the_team_once(app, inbox):
+    shop_id = shop_with_team(app, webhook="https://hooks.example/T000/B000/XXX")
+    lost_parcel_waiting_for_approval(app, shop_id)
+    now = datetime.now(UTC)
+    _set(app, next_message_at=now)
+    notify.due(now)
+    notify.due(now + timedelta(minutes=5))
+    alerts = [m for m in team_messages(app) if m.details.get("reason") == "approval"]
+    assert sorted(m.channel for m in alerts) == ["email", "webhook"]
+    assert all(m.subject == "snowdevil.myshopify.com, order #1077: a compensation waits for your approval"
+               for m in alerts)
+    assert [m.to_address for m in alerts if m.channel == "webhook"] == ["https://hooks.example/T000/B000/XXX"]
+
+
+def test_an_answer_about_to_be_late_is_told_to_the_team_two_hours_before(app, inbox):
+    shop_id = shop_with_team(app)
+    now = datetime.now(UTC).replace(microsecond=0)
+    lost_parcel_waiting_for_approval(app, shop_id)
+    with db(app).session() as s:
+        s.execute(Compensation.__table__.update().values(state="cancelled"))
+        s.commit()
+    _set(app, status="open", reply_due_at=now + timedelta(hours=5), next_message_at=now)
+    notify.due(now)
+    assert [m for m in team_messages(app) if m.details.get("reason") == "promise"] == []
+    with db(app).session() as s:
+        assert s.execute(select(Incident.next_message_at)).scalar_one() == now + timedelta(hours=3)
+    notify.due(now + timedelta(hours=3))
+    notify.due(now + timedelta(hours=4))
+    [promise] = [m for m in team_messages(app) if m.details.get("reason") == "promise"]
+    assert "the answer promised to the customer is due soon" in promise.subject
+
+
+def test_a_flood_of_approvals_is_left_to_the_digest_after_five_an_hour(app, inbox):
+    shop_id = shop_with_team(app)
+    now = datetime.now(UTC)
+    with db(app).session() as s:
+        for n in range(7):
+            order = Order(shop_id=shop_id, platform_order_id=f"9{n}", number=f"#20{n}", total=Decimal("80"),
+                          currency="EUR", customer_email=None, facts={})
+            inc = Incident(shop_id=shop_id, order=order, kind="lost", responsibility="carrier",
+                           status="awaiting_approval", evidence=[], opened_at=now, late_since=now, next_message_at=now)
+            inc.compensations.append(Compensation(action="refund_percent", percent=Decimal(100), amount=Decimal(80),
+                                                  currency="EUR", state="awaiting_approval", idempotency_key=f"f{n}"))
+            s.add(inc)
+        s.commit()
+    notify.due(now)
+    assert len(team_messages(app)) == 5
+    assert notify.digest(now.replace(hour=9) if now.hour < 9 else now) == {"digests": 1}
