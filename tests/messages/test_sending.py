@@ -256,3 +256,33 @@ def test_a_spanish_customer_chooses_the_coupon_on_the_page_gets_it_by_email_and_
     listed = json.loads(redress(app, "messages", "list", "--json").stdout)
     assert [(m["audience"], m["purpose"]) for m in listed] == [
         ("customer", "opened"), ("customer", "compensation"), ("customer", "reply"), ("team", "team_alert")]
+
+
+def test_an_english_customer_of_a_parcel_the_carrier_went_quiet_on_hears_the_carriers_facts_and_writes_back(
+        app, client, shopify, inbox):
+    handed = NOW - timedelta(days=6)
+    paid = dict(PAID_LONG_AGO, processed_at=(handed - timedelta(days=1)).isoformat(),
+                created_at=(handed - timedelta(days=1)).isoformat())
+    post_shopify(client, shopify_order(customer_locale="en-US", **paid), topic="orders/paid")
+    f = shopify_sample("fulfillments_update")
+    f.update(status="success", shipment_status="in_transit", created_at=handed.isoformat(),
+             updated_at=handed.isoformat())
+    post_shopify(client, f, topic="fulfillments/update")
+    run_worker(app)
+    [mail] = inbox.parsed()
+    text = smtp_server.text_of(mail)
+    [discount] = shopify.discounts.values()
+    assert mail["Subject"] == "Order #9999: an update on your parcel"
+    assert "UPS has your parcel, but hasn't reported any movement since" in text
+    assert "our mistake" not in text.lower() and "you" in text  # the carrier's facts, no blame on anyone present
+    assert f"use the code {discount['input']['code']} at checkout" in text and "A 5% discount" in text
+
+    path = re.search(r"(/s/\S+)", text).group(1)
+    page = client.get(path).get_data(as_text=True)
+    assert '<html lang="en">' in page and discount["input"]["code"] in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    client.post(f"{path}/reply", data={"text": "It says delivered but nothing here.", "csrf": csrf})
+    with db(app).session() as s:
+        [reply] = s.execute(select(Message).where(Message.purpose == "reply")).scalars().all()
+        assert (reply.channel, reply.locale, reply.body_text) == ("status_page", "en",
+                                                                 "It says delivered but nothing here.")

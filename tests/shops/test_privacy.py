@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from plugin.extensions import db
-from plugin.storage.models import DataExport, Incident, Order, Shop, WebhookDelivery
+from plugin.storage.models import DataExport, Incident, Message, Order, Shop, WebhookDelivery
 from tests.support.platforms import SHOP_DOMAIN, connect_shopify, post_shopify, shopify_order, shopify_sample
 from tests.support.work import count, deliveries, incidents, run_worker
 
@@ -49,6 +49,9 @@ def test_a_data_request_exports_the_customers_orders_and_incidents(app, client):
         assert export.shop_id == shop_id and export.request_ref == "9999"
         assert [o["id"] for o in export.data["orders"]] == [ORDER_ID]
         assert export.data["incidents"][0]["kind"] == "payment_failed"
+        # What the shop wrote to them is theirs too.
+        [told] = export.data["messages"]
+        assert (told["purpose"], told["to"]) == ("opened", "jon@example.com") and "#9999" in told["subject"]
 
 
 def test_redacting_a_customer_erases_them_and_keeps_anonymous_counts(app, client):
@@ -65,6 +68,9 @@ def test_redacting_a_customer_erases_them_and_keeps_anonymous_counts(app, client
         assert order.customer_email is None and order.facts["customer_name"] is None
         assert order.facts["customer_email"] is None
         assert s.execute(select(Incident)).scalar_one().kind == "payment_failed"  # the count stays
+        [told] = s.execute(select(Message)).scalars()
+        assert (told.purpose, told.to_address, told.subject, told.body_text, told.body_html) == (
+            "opened", None, None, "", None)  # that a message went stays; what it said to whom goes
         bodies = [d.body for d in s.execute(select(WebhookDelivery)).scalars()]
     assert not any(b"jon@example.com" in b for b in bodies)
     assert not any(b"John" in b for b in bodies if b != json.dumps(redact).encode())
