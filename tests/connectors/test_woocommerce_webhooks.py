@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from plugin.storage.models import WebhookDelivery
 from tests.support.platforms import FIXTURES, connect_woocommerce, post_wc, wc_order
 from tests.support.work import count, deliveries, incidents, order, run_worker
+
+
+def _hours_ago(hours: float) -> datetime:
+    return datetime.now(UTC) - timedelta(hours=hours)
 
 
 def _fixture_delivery():
@@ -42,15 +47,16 @@ def test_creation_ping_is_answered_200_without_a_signature(app, client):
 
 def test_failed_payment_opens_a_payment_incident_and_recovers_when_paid(app, client):
     shop_id, _ = connect_woocommerce(app)
-    post_wc(client, shop_id, wc_order(status="failed", date_paid_gmt=None, date_modified_gmt="2026-11-20T10:00:00"))
+    # Relative times: a payment made on a fixed day would, weeks later, also make the shipment late.
+    failed, paid = (_hours_ago(h).strftime("%Y-%m-%dT%H:%M:%S") for h in (3, 2))
+    post_wc(client, shop_id, wc_order(status="failed", date_paid_gmt=None, date_modified_gmt=failed))
     run_worker(app)
     [inc] = incidents(app)
     assert (inc["kind"], inc["responsibility"], inc["status"]) == ("payment_failed", "payment", "open")
     assert inc["platform"] == "woocommerce" and inc["order"]["number"] == "#727"
     assert "failed" in inc["evidence"][-1]["fact"]
 
-    post_wc(client, shop_id, wc_order(status="processing", date_paid_gmt="2026-11-21T09:00:00",
-                                      date_modified_gmt="2026-11-21T09:00:00"))
+    post_wc(client, shop_id, wc_order(status="processing", date_paid_gmt=paid, date_modified_gmt=paid))
     run_worker(app)
     [inc] = incidents(app)
     assert inc["status"] == "resolved"
