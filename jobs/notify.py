@@ -9,11 +9,14 @@ a message could go twice, and its fixed Message-ID lets the mail system recognis
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -24,7 +27,7 @@ from plugin.messages.links import status_url
 from plugin.messages.record import consider
 from plugin.storage import chat, mailer
 from plugin.storage.models import Incident, Message, Order, Shop
-from plugin.storage.queue import MESSAGES_PENDING_KEY, enqueue_notify, exclusive
+from plugin.storage.queue import MESSAGES_PENDING_KEY, enqueue_notify, exclusive, request_messages
 from plugin.vocabulary import Channel, MessageState
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,7 @@ BATCH = 200
 LOST_AFTER = timedelta(minutes=5)  # a queued message no run has tried by then lost its job
 
 
-def due(now: datetime | None = None) -> dict:
+def due(now: datetime | None = None, batch_size: int = BATCH, max_seconds: float = 120.0) -> dict:
     app = get_app()
     now = now or datetime.now(UTC)
     conn = redis_conn(app)
@@ -40,23 +43,55 @@ def due(now: datetime | None = None) -> dict:
     with exclusive(conn, "redress:notify:due", 300) as mine:
         if not mine:
             return {"busy": True}
-        recorded = _record_due(app, now)
+        recorded, more = _record_due(app, now, conn, batch_size, time.monotonic() + max_seconds)
         lost = _lost(app, now)
-    enqueue_notify(conn, *recorded, *lost)
-    return {"recorded": len(recorded), "resent": len(lost)}
+    enqueue_notify(conn, *lost)
+    if more:  # a backlog (many incidents at once) goes on in the next run, not at the clock's next minute
+        request_messages(conn)
+    return {"recorded": recorded, "resent": len(lost), "more": more}
 
 
-def _record_due(app: Flask, now: datetime) -> list[int]:
+def _record_due(app: Flask, now: datetime, conn, size: int, deadline: float) -> tuple[int, bool]:
+    """Every incident due by `now`, a batch at a time, each batch's messages queued for sending as soon as
+    they are committed. Returns how many were recorded and whether due incidents were left for lack of time."""
+    recorded, after = 0, None
+    while True:
+        batch, after = _due_batch(app, now, after, size)
+        ids = _record_batch(app, now, batch)
+        enqueue_notify(conn, *ids)
+        recorded += len(ids)
+        if len(batch) < size:
+            return recorded, False
+        if time.monotonic() > deadline:
+            return recorded, True
+
+
+def _due_batch(app: Flask, now: datetime, after: tuple[datetime, int] | None, size: int):
+    """The next due incidents in (due time, id) order, after the last one seen: one that could not be
+    recorded (another run's meanwhile) stays due without being read again in this run."""
+    q = select(Incident.next_message_at, Incident.id).where(Incident.next_message_at <= now)
+    if after:
+        q = q.where(or_(Incident.next_message_at > after[0],
+                        and_(Incident.next_message_at == after[0], Incident.id > after[1])))
+    with db(app).session() as s:
+        rows = s.execute(q.order_by(Incident.next_message_at, Incident.id).limit(size)).all()
+    return [r.id for r in rows], ((rows[-1].next_message_at, rows[-1].id) if rows else after)
+
+
+def _record_batch(app: Flask, now: datetime, incident_ids: list[int]) -> list[int]:
     channel = Channel.EMAIL if config(app).smtp_url else Channel.OUTBOX
     recorded: list[int] = []
     with db(app).session() as s:
-        ids = s.execute(select(Incident.id).where(Incident.next_message_at <= now)
-                        .order_by(Incident.next_message_at).limit(BATCH)).scalars().all()
-        for incident_id in ids:
-            inc = s.execute(select(Incident).where(Incident.id == incident_id).options(
-                selectinload(Incident.order).selectinload(Order.shop),
-                selectinload(Incident.order).selectinload(Order.incidents), selectinload(Incident.compensations),
-                selectinload(Incident.messages))).scalar_one()
+        # The batch in one read (its orders, shops, compensations and messages), then one commit per incident.
+        loaded = s.execute(select(Incident).where(Incident.id.in_(incident_ids)).options(
+            selectinload(Incident.order).selectinload(Order.shop),
+            selectinload(Incident.order).selectinload(Order.incidents), selectinload(Incident.compensations),
+            selectinload(Incident.messages))).scalars().all()
+        by_id = {inc.id: inc for inc in loaded}
+        for incident_id in incident_ids:
+            inc = by_id.get(incident_id)
+            if inc is None:  # erased meanwhile
+                continue
             added = consider(s, inc, now, status_url(app, inc.id), channel, config(app).mail_from)
             try:
                 s.commit()  # recorded before it is sent
@@ -78,23 +113,63 @@ def _lost(app: Flask, now: datetime) -> list[int]:
 def send(message_id: int) -> str:
     app = get_app()
     with exclusive(redis_conn(app), f"redress:send:{message_id}", 300) as mine:
-        return _send(app, message_id) if mine else "busy"
+        if not mine:
+            return "busy"
+        with _transport(app) as transport:
+            return _send(app, message_id, transport)
 
 
-def _send(app: Flask, message_id: int) -> str:
+def send_many(message_ids: list[int]) -> dict:
+    """Messages recorded together (many incidents due at once) go over one connection to the mail server.
+    One the server could not take now is handed to a `send` job of its own, which tries it again with
+    back-off; the others go on."""
+    app = get_app()
+    conn = redis_conn(app)
+    outcome: dict[str, int] = {}
+    retry: list[int] = []
+    with db(app).session() as s:  # every try counted in one commit, not one per message
+        s.execute(update(Message).where(Message.id.in_(message_ids), Message.state == MessageState.QUEUED)
+                  .values(attempts=Message.attempts + 1))
+        s.commit()
+    with _transport(app) as transport:
+        for message_id in message_ids:
+            with exclusive(conn, f"redress:send:{message_id}", 300) as mine:
+                try:
+                    state = _send(app, message_id, transport, counted=True) if mine else "busy"
+                except (mailer.MailError, chat.ChatError):
+                    state = "retry"
+                    retry.append(message_id)
+            outcome[state] = outcome.get(state, 0) + 1
+    enqueue_notify(conn, *retry, one_by_one=True)
+    return outcome
+
+
+@contextlib.contextmanager
+def _transport(app: Flask) -> Iterator[mailer.Connection | None]:
+    """The mail server's connection, or None when messages are written to the outbox."""
+    url = config(app).smtp_url
+    if not url:
+        yield None
+        return
+    with mailer.Connection(url) as connection:
+        yield connection
+
+
+def _send(app: Flask, message_id: int, transport: mailer.Connection | None, counted: bool = False) -> str:
     cfg = config(app)
     with db(app).session() as s:
         msg = s.get(Message, message_id)
         if msg is None or msg.state != MessageState.QUEUED or not msg.to_address:
             return str(msg.state) if msg else "missing"
-        msg.attempts += 1
-        s.commit()
+        if not counted:
+            msg.attempts += 1
+            s.commit()
         if msg.channel == Channel.WEBHOOK:
             return _post(s, msg, cfg.allow_private_stores)
         email = _email(msg)
         try:
-            if cfg.smtp_url:
-                mailer.deliver(cfg.smtp_url, email)
+            if transport is not None:
+                transport.deliver(email)
                 msg.channel = Channel.EMAIL
             else:
                 mailer.write_outbox(email, cfg.outbox_dir, name=f"{msg.id:08d}-{msg.purpose}.eml")

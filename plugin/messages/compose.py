@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -72,15 +73,19 @@ def default_source(purpose: str, locale: str) -> str:
 def compose(purpose: str, locale: Locale, tz: ZoneInfo, now: datetime, facts: Mapping[str, Any],
             overrides: Mapping[str, str] | None = None) -> Composed:
     """Render the message, written at `now`; a shop's own template (`overrides[purpose]`) wins over ours."""
-    env = _sandbox(locale, tz, now, overrides or {})
+    token = _FORMATS.set(Formats(locale, tz, now))
     try:
-        rendered = env.get_template(f"{purpose}.txt").render(**facts)
-    except TemplateError as exc:
-        raise TemplateProblem(f"the {purpose} template ({locale}) cannot be used: {exc}") from exc
-    subject, body = _split(rendered)
-    text = _layout(locale, tz, now, "_layout.txt", subject, body, facts, autoescape=False)
-    html = _layout(locale, tz, now, "_layout.html", subject, Markup(_html_body(body)), facts, autoescape=True)
-    return Composed(subject, text.strip() + "\n", css_inline.inline(html))
+        env = _sandbox(locale, tuple(sorted((overrides or {}).items())))
+        try:
+            rendered = env.get_template(f"{purpose}.txt").render(**facts)
+        except TemplateError as exc:
+            raise TemplateProblem(f"the {purpose} template ({locale}) cannot be used: {exc}") from exc
+        subject, body = _split(rendered)
+        text = _layout(locale, "_layout.txt", subject, body, facts)
+        html = _layout(locale, "_layout.html", subject, Markup(_html_body(body)), facts)
+    finally:
+        _FORMATS.reset(token)
+    return Composed(subject, text.strip() + "\n", _INLINER.inline(html))
 
 
 def check_template(purpose: str, locale: Locale, source: str, sample: Mapping[str, Any]) -> list[str]:
@@ -122,24 +127,37 @@ def _linked(line: str) -> str:
     return "".join(out) + str(escape(line[end:]))
 
 
-def _sandbox(locale: Locale, tz: ZoneInfo, now: datetime, overrides: Mapping[str, str]) -> Environment:
+# The environments are built once (per language, and per set of a shop's own templates) so that each
+# template is compiled once; what varies per message (language, time zone, now) reaches the filters
+# through a context variable, which no template can see and no other thread shares.
+_FORMATS: ContextVar[Formats] = ContextVar("formats")
+_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
+
+
+@lru_cache(maxsize=256)
+def _sandbox(locale: Locale, overrides: tuple[tuple[str, str], ...]) -> Environment:
     loader = ChoiceLoader([DictLoader(dict(overrides)), FileSystemLoader(TEMPLATES / locale)])
     env = ImmutableSandboxedEnvironment(loader=loader, undefined=StrictUndefined, autoescape=False,
                                         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                                         extensions=[Lines])
-    env.filters.update(_filters(locale, tz, now))
+    env.filters.update(_FILTERS)
     return env
 
 
-def _layout(locale: Locale, tz: ZoneInfo, now: datetime, name: str, subject: str, body: str,
-            facts: Mapping[str, Any], autoescape: bool) -> str:
-    # Our own layout, not editable: trusted, rendered outside the sandbox, its words from the Babel catalogs.
+@cache
+def _layouts(locale: Locale) -> Environment:
+    # Our own layouts, not editable: trusted, rendered outside the sandbox, their words from the Babel catalogs;
+    # the HTML one is escaped, the text one is not.
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                      autoescape=select_autoescape(default=autoescape), trim_blocks=True, lstrip_blocks=True,
-                      extensions=[Lines, "jinja2.ext.i18n"])
+                      autoescape=select_autoescape(enabled_extensions=("html",), default=False), trim_blocks=True,
+                      lstrip_blocks=True, extensions=[Lines, "jinja2.ext.i18n"])
     env.install_gettext_translations(_catalog(locale), newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(_filters(locale, tz, now))
-    return env.get_template(name).render(subject=subject, body=body, locale=locale.value, **facts)
+    env.filters.update(_FILTERS)
+    return env
+
+
+def _layout(locale: Locale, name: str, subject: str, body: str, facts: Mapping[str, Any]) -> str:
+    return _layouts(locale).get_template(name).render(subject=subject, body=body, locale=locale.value, **facts)
 
 
 @cache
@@ -147,14 +165,17 @@ def _catalog(locale: Locale) -> NullTranslations:
     return Translations.load(str(CATALOGS), [locale.value])
 
 
-def _filters(locale: Locale, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
-    f = Formats(locale, tz, now)
+def _when(moment: datetime | None) -> str:
+    if not moment:
+        return ""
+    f = _FORMATS.get()
+    return AT[f.locale].format(date=f.day(moment), time=f.time(moment))
 
-    def when(moment: datetime | None) -> str:
-        return AT[locale].format(date=f.day(moment), time=f.time(moment)) if moment else ""
 
-    return {"date": lambda m: f.day(m) if m else "", "time": lambda m: f.time(m) if m else "", "datetime": when,
-            "money": f.money, "percent": f.percent}
+_FILTERS: dict[str, Any] = {
+    "date": lambda m: _FORMATS.get().day(m) if m else "", "time": lambda m: _FORMATS.get().time(m) if m else "",
+    "datetime": _when, "money": lambda *a: _FORMATS.get().money(*a), "percent": lambda *a: _FORMATS.get().percent(*a),
+}
 
 
 def sample_facts(kind: str = "fulfillment_late", fault: str = "shop") -> dict[str, Any]:

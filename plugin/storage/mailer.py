@@ -60,22 +60,60 @@ def send(smtp_url: str | None, to: str, subject: str, text: str, sender: str = S
 
 
 def deliver(smtp_url: str | None, msg: EmailMessage) -> None:
-    if not smtp_url:
-        raise MailError("no SMTP_URL is configured")
-    url = urlsplit(smtp_url)
-    if url.scheme not in ("smtp", "smtps", "smtp+starttls") or not url.hostname:
-        raise MailError("SMTP_URL must look like smtp://user:password@host:port")
-    port = url.port or (465 if url.scheme == "smtps" else 587 if url.scheme == "smtp+starttls" else 25)
-    client_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-    try:
-        with client_class(url.hostname, port, timeout=15) as smtp:
+    with Connection(smtp_url) as smtp:
+        smtp.deliver(msg)
+
+
+class Connection:
+    """One connection to the SMTP server for many messages, opened at the first and reopened once when the
+    server has closed it meanwhile; every failure is a MailError whose cause says whether to try again."""
+
+    def __init__(self, smtp_url: str | None) -> None:
+        if not smtp_url:
+            raise MailError("no SMTP_URL is configured")
+        self.url = urlsplit(smtp_url)
+        if self.url.scheme not in ("smtp", "smtps", "smtp+starttls") or not self.url.hostname:
+            raise MailError("SMTP_URL must look like smtp://user:password@host:port")
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def deliver(self, msg: EmailMessage) -> None:
+        try:
+            try:
+                self._open().send_message(msg)
+            except smtplib.SMTPServerDisconnected:  # closed since the last message: once more, anew
+                self.close()
+                self._open().send_message(msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            if not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)):
+                self.close()  # the conversation is in an unknown state: the next message starts a new one
+            raise MailError(f"the SMTP server did not take the message: {exc}") from exc
+
+    def _open(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            url = self.url
+            port = url.port or (465 if url.scheme == "smtps" else 587 if url.scheme == "smtp+starttls" else 25)
+            client_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+            smtp = client_class(url.hostname or "", port, timeout=15)
             if url.scheme == "smtp+starttls":
                 smtp.starttls()
             if url.username:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
-            smtp.send_message(msg)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(f"the SMTP server did not take the message: {exc}") from exc
+            self._smtp = smtp
+        return self._smtp
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
 
 
 def write_outbox(msg: EmailMessage, outbox: Path, name: str | None = None) -> Path:

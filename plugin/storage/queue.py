@@ -59,6 +59,9 @@ MESSAGES = JobSpec("jobs.notify.due", QueueName.NOTIFY, timeout=300, result_ttl=
 DIGEST = JobSpec("jobs.notify.digest", QueueName.NOTIFY, timeout=600, result_ttl=3600)
 SEND = JobSpec("jobs.notify.send", QueueName.NOTIFY, timeout=120, result_ttl=DAY, failure_ttl=7 * DAY,
                backoff=(30, 60, 300, 900, 1800, 3600))
+# Many messages recorded at once, sent over one connection; what fails there goes on as a SEND of its own.
+SEND_MANY = JobSpec("jobs.notify.send_many", QueueName.NOTIFY, timeout=600, result_ttl=DAY, failure_ttl=7 * DAY)
+SEND_CHUNK = 100
 # Offers nobody chose in time get their first option: it plans compensations, so it runs beside them.
 EXPIRE_OFFERS = JobSpec("jobs.offers.expire", QueueName.COMPENSATE, timeout=300, result_ttl=600)
 
@@ -186,9 +189,17 @@ def enqueue_many(conn: redis.Redis, spec: JobSpec, ids: Iterable[int], prefix: s
             Queue.prepare_data(spec.func, (i,), **_options(spec, f"{prefix}-{i}")) for i in unique])
 
 
-def enqueue_notify(conn: redis.Redis, *message_ids: int) -> None:
-    """Send recorded messages, one job each, retried with back-off while the mail server fails."""
-    enqueue_many(conn, SEND, message_ids, "send")
+def enqueue_notify(conn: redis.Redis, *message_ids: int, one_by_one: bool = False) -> None:
+    """Send recorded messages: one alone, or `one_by_one`, as a job each, retried with back-off while the
+    mail server fails; many at once, a hundred to a job over one connection."""
+    unique = list(dict.fromkeys(message_ids))
+    if len(unique) <= 1 or one_by_one:
+        enqueue_many(conn, SEND, unique, "send")
+        return
+    chunks = [unique[i:i + SEND_CHUNK] for i in range(0, len(unique), SEND_CHUNK)]
+    queue(conn, SEND_MANY.queue).enqueue_many([
+        Queue.prepare_data(SEND_MANY.func, (chunk,), **_options(SEND_MANY, f"send-{chunk[0]}-{chunk[-1]}"))
+        for chunk in chunks])
 
 
 def request_messages(conn: redis.Redis) -> bool:

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from jobs import notify
-from plugin.extensions import config, db
+from plugin.extensions import config, db, redis_conn
 from plugin.storage.models import Incident, Message, Shop
+from plugin.storage.queue import queue
 from tests.support import smtp as smtp_server
 from tests.support.cli import redress
 from tests.support.platforms import post_shopify, post_wc, shopify_order, shopify_sample, wc_order
@@ -87,6 +88,55 @@ def test_the_same_webhook_three_times_and_repeated_runs_send_one_message(app, cl
     assert len(inbox.messages) == 1
     assert [(m.purpose, m.sequence) for m in messages(app)] == [("opened", 1)]
     assert inbox.parsed()[0]["Subject"] == "Order #9999: our mistake, and what we're doing about it"
+
+
+def _quiet_now(app) -> datetime:
+    """Quiet hours (shop time, UTC here) around now, so incidents wait to be told; returns when they end."""
+    start, end = NOW - timedelta(hours=1), NOW + timedelta(hours=2)
+    set_policy(app, rules=[], communication={"quiet_hours": {"from": f"{start:%H:%M}", "to": f"{end:%H:%M}"}})
+    return end.replace(second=0) + timedelta(minutes=1)
+
+
+def test_many_incidents_due_at_once_are_all_told_in_one_run_and_a_run_out_of_time_hands_on_the_rest(
+        app, client, shopify, inbox):
+    after_quiet = _quiet_now(app)
+    for n in range(5):
+        post_shopify(client, shopify_order(id=9_000 + n, name=f"#{9_000 + n}", **PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    assert messages(app) == []  # the quiet hours hold every message back
+
+    first = notify.due(after_quiet, batch_size=2, max_seconds=0)  # out of time after one batch
+    assert (first["recorded"], first["more"]) == (2, True)
+    assert "jobs.notify.due" in [j.func_name for j in queue(redis_conn(app), "notify").get_jobs()]
+    rest = notify.due(after_quiet, batch_size=2)  # the run it asked for: two more batches
+    assert (rest["recorded"], rest["more"]) == (3, False)
+    assert notify.due(after_quiet, batch_size=2)["recorded"] == 0
+    run_worker(app)
+    assert [m["To"] for m in inbox.parsed()] == ["jon@example.com"] * 5
+    assert [(m.purpose, m.state) for m in messages(app)] == [("opened", "sent")] * 5
+
+
+def test_messages_due_together_share_one_connection_and_one_the_server_defers_is_tried_again_alone(
+        app, client, shopify, inbox):
+    after_quiet = _quiet_now(app)
+    for n in range(3):
+        post_shopify(client, shopify_order(id=9_100 + n, name=f"#{9_100 + n}", email=f"c{n}@example.com",
+                                           **PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    inbox.busy_for = {"c1@example.com"}
+    assert notify.due(after_quiet)["recorded"] == 3
+    [job] = queue(redis_conn(app), "notify").get_jobs()
+    assert job.func_name == "jobs.notify.send_many"
+    assert notify.send_many(*job.args) == {"sent": 2, "retry": 1}
+    assert len(inbox.peers) == 2 and len(set(inbox.peers)) == 1  # one connection for both
+    deferred = next(m for m in messages(app) if m.to_address == "c1@example.com")
+    assert (deferred.state, deferred.attempts) == ("queued", 1) and "451" in deferred.error
+    assert [j.id for j in queue(redis_conn(app), "notify").get_jobs()][-1] == f"send-{deferred.id}"
+
+    inbox.busy_for = set()
+    assert notify.send_many(*job.args) == {"sent": 3}  # the same job again sends nothing twice
+    assert notify.send(deferred.id) == "sent"
+    assert sorted(m["To"] for m in inbox.parsed()) == ["c0@example.com", "c1@example.com", "c2@example.com"]
 
 
 def test_with_no_mail_server_messages_land_in_the_outbox_once(app, client, shopify):

@@ -15,10 +15,15 @@ class Inbox:
     def __init__(self):
         self.messages: list[tuple[list[str], str]] = []
         self.refuse: int | None = None  # answer every DATA with this code (e.g. 451, 550)
+        self.busy_for: set[str] = set()  # recipients whose messages get "451 try again later"
+        self.peers: list[tuple[str, int]] = []  # the client's address and port of each message taken
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         if self.refuse:
             return f"{self.refuse} {'try again later' if self.refuse < 500 else 'no such mailbox'}"
+        if self.busy_for & set(envelope.rcpt_tos):
+            return "451 try again later"
+        self.peers.append(session.peer)
         self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
         return "250 Message accepted for delivery"
 
