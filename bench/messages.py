@@ -80,6 +80,7 @@ def main() -> None:
                         recorded_s = time.perf_counter() - t
             time.sleep(0.05)
         total_s = time.perf_counter() - t
+        sent, wire = smtp.count, smtp.bytes
         worker.wait(60)
         with engine.connect() as c:
             states = dict(c.execute(text("SELECT state, count(*) FROM messages GROUP BY state")).all())
@@ -89,17 +90,17 @@ def main() -> None:
         smtp.stop()
         stack.close()
     work_s = total_s - startup_s
-    print(f"\n{args.messages} incidents due at once; one worker recorded and delivered {smtp.count} messages "
+    print(f"\n{args.messages} incidents due at once; one worker recorded and delivered {sent} messages "
           f"({', '.join(f'{n} {k}' for k, n in sorted(locales.items()))}; states {states}), "
-          f"{smtp.bytes / max(smtp.count, 1) / 1024:.1f} KB each on the wire\n")
+          f"{wire / max(sent, 1) / 1024:.1f} KB each on the wire\n")
     print("| measure | value |")
     print("|---|---:|")
     print(f"| worker wall time, start-up included | {total_s:.2f} s |")
     print(f"| worker start-up (empty queue) | {startup_s:.2f} s |")
     if recorded_s is not None:
         print(f"| all messages recorded (rendered and committed) after | {recorded_s:.2f} s |")
-    print(f"| messages per second, start-up included | {smtp.count / total_s:.0f} |")
-    print(f"| messages per second, working | {smtp.count / work_s:.0f} |")
+    print(f"| messages per second, start-up included | {sent / total_s:.0f} |")
+    print(f"| messages per second, working | {sent / work_s:.0f} |")
     print(f"\n{args.latency_orders} orders stored at once, then drained and told by one worker:\n")
     print("| from | to the SMTP server's acceptance, p50 | p99 |")
     print("|---|---:|---:|")
