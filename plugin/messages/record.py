@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 
 
 def told(incident: Incident) -> list[Told]:
-    return [Told(m.purpose, m.sequence, m.sent_at or m.created_at) for m in incident.messages
+    # From when each was recorded, as the promise written in it was: a message the mail server took late
+    # must not push the next update past the time that message promised.
+    return [Told(m.purpose, m.sequence, m.created_at) for m in incident.messages
             if m.audience == Audience.CUSTOMER and m.purpose in CUSTOMER_PURPOSES]
 
 

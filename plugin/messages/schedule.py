@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from plugin.messages.communication import Communication
-from plugin.messages.promises import send_at, update_due
+from plugin.messages.promises import in_quiet_hours, send_at, update_due
 from plugin.orders.calendars import Calendar
 from plugin.vocabulary import IncidentStatus, Purpose
 
@@ -105,6 +105,8 @@ def _first(case: Case, told: list[Told], comm: Communication, cal: Calendar, now
 
 def _when(due: Due, ready: datetime, comm: Communication, cal: Calendar, now: datetime) -> Next:
     at = send_at(ready, comm, cal)
+    if at <= now and in_quiet_hours(now, comm, cal):
+        at = send_at(now, comm, cal)  # a run that comes late (an outage, a backlog) still waits for the morning
     return Next(due=[due]) if at <= now else Next(look_again_at=at)
 
 

@@ -48,6 +48,15 @@ def test_an_incident_found_at_night_is_told_at_eight():
     assert next_messages(Case(OPEN, opened), [], COMM, CAL, opened).look_again_at == madrid(2026, 11, 19, 8, 0)
 
 
+def test_a_run_that_comes_late_at_night_still_waits_for_the_morning():
+    opened = madrid(2026, 11, 18, 21, 50)  # ready before the quiet hours, but the run only comes at 03:00
+    late = next_messages(Case(OPEN, opened), [], COMM, CAL, madrid(2026, 11, 19, 3, 0))
+    assert late.due == [] and late.look_again_at == madrid(2026, 11, 19, 8, 0)
+    last = madrid(2026, 11, 15, 21, 59)  # an update due at 21:29, looked at only at 23:30
+    update = next_messages(Case(OPEN, last), [Told(Purpose.OPENED, 1, last)], COMM, CAL, madrid(2026, 11, 18, 23, 30))
+    assert update.due == [] and update.look_again_at == madrid(2026, 11, 19, 8, 0)
+
+
 def test_the_update_goes_before_the_promised_time_and_the_promise_is_the_longest_silence():
     sent = madrid(2026, 11, 18, 11, 0)
     told = [Told(Purpose.OPENED, 1, sent)]

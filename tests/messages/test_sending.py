@@ -139,6 +139,22 @@ def test_messages_due_together_share_one_connection_and_one_the_server_defers_is
     assert sorted(m["To"] for m in inbox.parsed()) == ["c0@example.com", "c1@example.com", "c2@example.com"]
 
 
+def test_a_message_the_mail_server_took_late_does_not_push_the_next_update_past_its_promise(
+        app, client, shopify, inbox):
+    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    inbox.refuse = 451  # the mail server defers the first message for hours
+    run_worker(app)
+    [opened] = messages(app)
+    promised = datetime.fromisoformat(opened.details["next_update_at"])
+    inbox.refuse = None
+    with db(app).session() as s:
+        s.get(Message, opened.id).sent_at = opened.created_at + timedelta(hours=5)  # taken at last, 5 h later
+        s.get(Message, opened.id).state = "sent"
+        s.commit()
+    notify.due(promised - timedelta(minutes=29))  # half an hour before the promise, the update goes
+    assert [(m.purpose, m.sequence) for m in messages(app)][-1] == ("update", 1)
+
+
 def test_with_no_mail_server_messages_land_in_the_outbox_once(app, client, shopify):
     config(app).smtp_url = None
     post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
