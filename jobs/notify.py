@@ -32,6 +32,7 @@ from plugin.vocabulary import Channel, MessageState
 
 log = logging.getLogger(__name__)
 BATCH = 200
+RETRY_BROKEN = timedelta(minutes=15)  # an incident whose message failed to be written is looked at again then
 LOST_AFTER = timedelta(minutes=5)  # a queued message no run has tried by then lost its job
 
 
@@ -92,14 +93,24 @@ def _record_batch(app: Flask, now: datetime, incident_ids: list[int]) -> list[in
             inc = by_id.get(incident_id)
             if inc is None:  # erased meanwhile
                 continue
-            added = consider(s, inc, now, status_url(app, inc.id), channel, config(app).mail_from)
             try:
+                added = consider(s, inc, now, status_url(app, inc.id), channel, config(app).mail_from)
                 s.commit()  # recorded before it is sent
             except IntegrityError:  # recorded meanwhile by a run that did not hold the lock: nothing to add
                 s.rollback()
                 continue
+            except Exception:  # one incident that cannot be told must not keep every other one waiting
+                s.rollback()
+                log.exception("incident %s: its message could not be recorded; tried again later", incident_id)
+                _look_again_later(s, incident_id, now)
+                continue
             recorded += [m.id for m in added]
     return recorded
+
+
+def _look_again_later(s, incident_id: int, now: datetime) -> None:
+    s.execute(update(Incident).where(Incident.id == incident_id).values(next_message_at=now + RETRY_BROKEN))
+    s.commit()
 
 
 def _lost(app: Flask, now: datetime) -> list[int]:

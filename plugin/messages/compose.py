@@ -28,7 +28,6 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
-    TemplateError,
     select_autoescape,
 )
 from jinja2.ext import Extension
@@ -78,7 +77,7 @@ def compose(purpose: str, locale: Locale, tz: ZoneInfo, now: datetime, facts: Ma
         env = _sandbox(locale, tuple(sorted((overrides or {}).items())))
         try:
             rendered = env.get_template(f"{purpose}.txt").render(**facts)
-        except TemplateError as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever a merchant's template raises ({{ 1/0 }}, a None's length)
             raise TemplateProblem(f"the {purpose} template ({locale}) cannot be used: {exc}") from exc
         subject, body = _split(rendered)
         text = _layout(locale, "_layout.txt", subject, body, facts)

@@ -10,7 +10,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from plugin.messages.terms import calendar_of, communication_of, shop_name
+from plugin.messages.team import team_addresses
+from plugin.messages.terms import calendar_of, shop_name
 from plugin.orders.money import fmt
 from plugin.storage.models import Compensation, Incident, Message, Shop
 from plugin.vocabulary import OPEN_STATUSES, Audience, Channel, CompensationState, MessageState, Purpose
@@ -26,9 +27,9 @@ def digest_day(shop: Shop, now: datetime) -> date | None:
 
 
 def record_digest(session: Session, shop: Shop, now: datetime, desk_url: str) -> Message | None:
-    comm, day = communication_of(shop), digest_day(shop, now)
+    team, day = team_addresses(shop), digest_day(shop, now)
     key = f"shop:{shop.id}:digest:{day}"
-    if not comm.team_emails or day is None or session.execute(
+    if not team or day is None or session.execute(
             select(Message.id).where(Message.key == key)).first():
         return None
     sections, counts = _sections(session, shop, now)
@@ -38,7 +39,7 @@ def record_digest(session: Session, shop: Shop, now: datetime, desk_url: str) ->
     body = "\n\n".join([f"Good morning. Here is {name} in Redress for the last 24 hours.", *sections,
                         f"Settings and messages: {desk_url}"]) + "\n"
     msg = Message(shop_id=shop.id, incident_id=None, key=key, audience=Audience.TEAM, purpose=Purpose.TEAM_ALERT,
-                  sequence=1, channel=Channel.EMAIL, to_address=", ".join(comm.team_emails), locale="en",
+                  sequence=1, channel=Channel.EMAIL, to_address=", ".join(team), locale="en",
                   subject=f"{name}: {counts['opened']} new incidents, {counts['waiting']} waiting for you"[:300],
                   body_text=body, details={"digest": str(day)}, state=MessageState.QUEUED, created_at=now)
     session.add(msg)

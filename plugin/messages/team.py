@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.messages.communication import EMAIL
 from plugin.messages.records import next_sequence
 from plugin.messages.terms import calendar_of, communication_of, shop_name
 from plugin.orders.facts import iso
-from plugin.storage.models import Incident, Message
+from plugin.storage.models import Incident, Message, Shop
 from plugin.vocabulary import Audience, Channel, CompensationState, MessageState, Purpose
 
 REASONS = {
@@ -28,6 +29,23 @@ PROMISE_WARNING = timedelta(hours=2)
 SUBJECT_MAX = 300
 
 
+def team_addresses(shop: Shop) -> tuple[str, ...]:
+    """The team's addresses; a shop that named none hears at its contact address, else its owner's, so a
+    customer's words never land where nobody reads them."""
+    named = communication_of(shop).team_emails
+    if named:
+        return named
+    contact = ((shop.policy or {}).get("contact") or {}).get("email")
+    fallback = contact if isinstance(contact, str) and EMAIL.match(contact) else shop.owner_email
+    return (fallback,) if fallback else ()
+
+
+def chat_escaped(text: str) -> str:
+    """Text as a Slack-compatible webhook shows it literally: `<!channel>` or `<https://…|label>` written by a
+    customer would otherwise ping everyone or hide where a link goes."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def alert_team(session: Session, incident: Incident, reason: str, text: str, now: datetime,
                details: dict[str, Any] | None = None) -> list[Message]:
     """Record an alert about `incident` for the team's e-mail addresses and its chat webhook (none when the
@@ -40,9 +58,10 @@ def alert_team(session: Session, incident: Incident, reason: str, text: str, now
     what = REASONS.get(reason, reason.replace("_", " "))
     subject = f"{shop_name(shop)}, order {order.number or order.platform_order_id}: {what}"[:SUBJECT_MAX]
     body = _body(incident, what, text)
-    routes = [(Channel.EMAIL, ", ".join(comm.team_emails), body)] if comm.team_emails else []
+    team = team_addresses(shop)
+    routes = [(Channel.EMAIL, ", ".join(team), body)] if team else []
     if comm.team_webhook_url:
-        routes.append((Channel.WEBHOOK, comm.team_webhook_url, f"*{subject}*\n{body}"))
+        routes.append((Channel.WEBHOOK, comm.team_webhook_url, f"*{chat_escaped(subject)}*\n{chat_escaped(body)}"))
     first = next_sequence(session, incident.id, Purpose.TEAM_ALERT)
     out = [Message(shop_id=incident.shop_id, incident_id=incident.id, key=f"incident:{incident.id}:team:{reason}:{n}",
                    audience=Audience.TEAM, purpose=Purpose.TEAM_ALERT, sequence=n, channel=channel,

@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from jobs import notify
 from plugin.extensions import config, db, redis_conn
+from plugin.messages.compose import check_template, sample_facts
 from plugin.storage.models import Incident, Message, Shop
 from plugin.storage.queue import queue
+from plugin.vocabulary import Locale
 from tests.support import smtp as smtp_server
 from tests.support.cli import redress
 from tests.support.platforms import post_shopify, post_wc, shopify_order, shopify_sample, wc_order
@@ -153,6 +155,21 @@ def test_a_message_the_mail_server_took_late_does_not_push_the_next_update_past_
         s.commit()
     notify.due(promised - timedelta(minutes=29))  # half an hour before the promise, the update goes
     assert [(m.purpose, m.sequence) for m in messages(app)][-1] == ("update", 1)
+
+
+def test_a_shops_template_that_breaks_on_one_order_leaves_that_customer_our_words_and_the_others_told(
+        app, client, shopify, inbox):
+    after_quiet = _quiet_now(app)
+    broken = "Subject: Order {{ order_number }}\n\n{% if tracking_url|length > 0 %}Track it{% endif %}{{ 1 // 0 }}"
+    set_policy(app, templates={"en": {"opened": broken}})
+    for n in range(2):
+        post_shopify(client, shopify_order(id=9_200 + n, name=f"#{9_200 + n}", **PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    assert notify.due(after_quiet)["recorded"] == 2
+    subjects = sorted(m.subject for m in messages(app))
+    assert subjects == ["Order #9200: our mistake, and what we're doing about it",
+                        "Order #9201: our mistake, and what we're doing about it"]
+    assert check_template("opened", Locale.EN, broken, sample_facts())[0].startswith("The opened template (en)")
 
 
 def test_with_no_mail_server_messages_land_in_the_outbox_once(app, client, shopify):

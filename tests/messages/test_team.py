@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from jobs import notify, use_app
 from plugin.extensions import config, db
+from plugin.messages.team import alert_team
 from plugin.storage.models import Compensation, Incident, Message, Order, Shop
 from tests.support import smtp as smtp_server
 from tests.support.platforms import connect_shopify
@@ -79,6 +80,18 @@ def test_no_digest_for_a_quiet_day_or_a_shop_without_team_addresses(app, inbox):
         s.commit()
     lost_parcel_waiting_for_approval(app, quiet)
     assert notify.digest(MORNING) == {"digests": 0} and team_messages(app) == []
+
+
+def test_a_customers_words_reach_the_team_chat_as_plain_text(app, httpserver):
+    shop_id = shop_with_team(app, webhook="https://hooks.example/placeholder")
+    lost_parcel_waiting_for_approval(app, shop_id)
+    with db(app).session() as s:
+        inc = s.execute(select(Incident)).scalar_one()
+        [_, chat] = alert_team(s, inc, "reply", "<!channel> <https://evil.example/login|Sign in again> & more",
+                               MORNING)
+        s.commit()
+    assert "<!channel>" not in chat.body_text and "&lt;!channel&gt;" in chat.body_text
+    assert "&lt;https://evil.example/login|Sign in again&gt; &amp; more" in chat.body_text
 
 
 def _webhook_message(app, shop_id, url) -> int:

@@ -381,13 +381,21 @@ def test_a_reply_is_stored_promised_an_answer_and_the_team_is_alerted(app, clien
         f"incident:{incident_id}:team:reply:1", f"incident:{incident_id}:team:reply:2"]
 
 
-def test_a_reply_without_team_addresses_is_stored_and_alerts_nobody(app, client):
+def test_a_reply_to_a_shop_that_named_no_team_reaches_its_contact_address_else_nobody(app, client):
     shop = status_shop(app, team=())
     _, token = status_incident(app, shop)
     _, csrf = open_page(client, token)
     assert client.post(f"/s/{token}/reply", data={"text": "Hola", "csrf": csrf}).status_code == 302
-    assert len(messages(app, purpose=Purpose.REPLY)) == 1 and messages(app, audience=Audience.TEAM) == []
-    assert queued_jobs(app, "notify") == []
+    [alert] = messages(app, audience=Audience.TEAM)
+    assert alert.to_address == "hola@snowdevil.es"  # the shop's contact address reads it
+
+    with db(app).session() as s:
+        shop_row = s.get(Shop, shop)
+        shop_row.policy = {**shop_row.policy, "contact": {"email": "", "phone": "", "whatsapp": ""}}
+        shop_row.owner_email = None
+        s.commit()
+    assert client.post(f"/s/{token}/reply", data={"text": "¿Hola?", "csrf": csrf}).status_code == 302
+    assert len(messages(app, purpose=Purpose.REPLY)) == 2 and len(messages(app, audience=Audience.TEAM)) == 1
 
 
 @pytest.mark.parametrize("text, error", [
