@@ -184,6 +184,7 @@ def sample_facts(kind: str = "fulfillment_late", fault: str = "shop") -> dict[st
         "shop_name": "Tienda Sol", "sender_name": "", "customer_name": "Lucía", "order_number": "#1042",
         "order_total": Decimal("59.90"), "currency": "EUR", "kind": kind, "fault": fault, "since": day,
         "opened_at": day, "carrier": "Correos", "tracking_url": "https://example.com/track/PK123",
+        "tracking_number": "PK123",
         "shipped_at": None, "last_scan_at": None, "estimated_delivery_at": None, "delivered_at": None,
         "compensations": [
             {"type": "refund", "action": "refund_shipping", "amount": Decimal("4.95"), "currency": "EUR",

@@ -96,6 +96,14 @@ def _page(incident: Incident, status_code: int = 200, **extra) -> Response:
     return Response(html, status_code)
 
 
+@bp.route("/s/", methods=["GET", "POST"])
+@bp.route("/s/<path:anything>", methods=["GET", "POST"])
+def _anything_else(anything: str = ""):
+    # Any other address under /s/ (a trailing slash, a path cut or stuck together) gets the same 404 as a bad
+    # token, rather than the server's own page: nothing tells one kind of wrong link from another.
+    abort(404)
+
+
 @bp.get("/s/<token>")
 def page(token: str):
     return _page(_incident(token))

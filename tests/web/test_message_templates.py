@@ -13,7 +13,10 @@ from sqlalchemy import select
 
 from jobs import notify, use_app
 from plugin.extensions import config, db
+from plugin.messages.compose import check_template, sample_facts
 from plugin.storage.models import Incident, Message, Order, Shop
+from plugin.vocabulary import Locale
+from plugin.web.messages import VARIABLES
 from tests.support.platforms import connect_shopify, connect_woocommerce
 from tests.web.test_settings import sign_in
 
@@ -115,3 +118,9 @@ def test_a_shop_sees_only_its_own_messages_and_needs_to_be_signed_in(app, client
     assert "other@example.com" not in client.get("/settings/messages").get_data(as_text=True)
     assert client.get(f"/settings/messages/{theirs}").status_code == 404
     assert client.post("/settings/messages", data={"purpose": "opened", "lang": "en", "source": "x"}).status_code == 400
+
+
+def test_every_value_the_editor_lists_can_be_used_in_a_template():
+    for name in VARIABLES:
+        source = f"Subject: Order {{{{ order_number }}}}\n\n{{{{ {name} }}}}"
+        assert check_template("opened", Locale.EN, source, sample_facts()) == [], name

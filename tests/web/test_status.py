@@ -91,6 +91,10 @@ def test_every_token_that_is_not_a_live_incidents_gets_the_same_404(app, client,
         assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"
         bodies.add(r.get_data(as_text=True))
         assert client.post(f"/s/{bad}/reply", data={"text": "hello"}).get_data(as_text=True) in bodies
+    for odd in (f"/s/{token}/", "/s/a/b", "/s/", f"/s/{token}/offer/x"):
+        r = client.get(odd)
+        assert r.status_code == 404 and r.headers["Cache-Control"] == "no-store", odd
+        bodies.add(r.get_data(as_text=True))
     assert len(bodies) == 1
     assert "This link does not lead to an order" in bodies.pop()
     spanish = client.get("/s/nonsense", headers={"Accept-Language": "es-ES,es;q=0.9"}).get_data(as_text=True)
