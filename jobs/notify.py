@@ -27,13 +27,17 @@ from plugin.messages.links import status_url
 from plugin.messages.record import consider
 from plugin.storage import chat, mailer
 from plugin.storage.models import Incident, Message, Order, Shop
-from plugin.storage.queue import MESSAGES_PENDING_KEY, enqueue_notify, exclusive, request_messages
+from plugin.storage.queue import MESSAGES_PENDING_KEY, SEND, enqueue_notify, exclusive, request_messages
 from plugin.vocabulary import Channel, MessageState
 
 log = logging.getLogger(__name__)
 BATCH = 200
 RETRY_BROKEN = timedelta(minutes=15)  # an incident whose message failed to be written is looked at again then
 LOST_AFTER = timedelta(minutes=5)  # a queued message no run has tried by then lost its job
+# Tried, and not again by then: its worker died (the longest back-off is an hour, a job's timeout two minutes).
+STALLED_AFTER = timedelta(minutes=70)
+# As many attempts as the queue makes; then the message is marked failed, and the team's digest says so.
+GIVE_UP_AFTER = 1 + len(SEND.backoff)
 
 
 def due(now: datetime | None = None, batch_size: int = BATCH, max_seconds: float = 120.0) -> dict:
@@ -114,11 +118,14 @@ def _look_again_later(s, incident_id: int, now: datetime) -> None:
 
 
 def _lost(app: Flask, now: datetime) -> list[int]:
+    """Queued messages whose job is gone: never tried (the queue was lost), or not tried again for longer
+    than the longest back-off (a worker died in the middle). Their attempts stay counted, so they give up."""
     with db(app).session() as s:
         return list(s.execute(select(Message.id).where(
-            Message.state == MessageState.QUEUED, Message.attempts == 0,
+            Message.state == MessageState.QUEUED,
             Message.channel.in_((Channel.EMAIL, Channel.OUTBOX, Channel.WEBHOOK)),
-            Message.created_at < now - LOST_AFTER).limit(BATCH)).scalars())
+            or_(and_(Message.attempts == 0, Message.created_at < now - LOST_AFTER),
+                Message.tried_at < now - STALLED_AFTER)).order_by(Message.created_at).limit(BATCH)).scalars())
 
 
 def send(message_id: int) -> str:
@@ -140,7 +147,7 @@ def send_many(message_ids: list[int]) -> dict:
     retry: list[int] = []
     with db(app).session() as s:  # every try counted in one commit, not one per message
         s.execute(update(Message).where(Message.id.in_(message_ids), Message.state == MessageState.QUEUED)
-                  .values(attempts=Message.attempts + 1))
+                  .values(attempts=Message.attempts + 1, tried_at=datetime.now(UTC)))
         s.commit()
     with _transport(app) as transport:
         for message_id in message_ids:
@@ -173,7 +180,7 @@ def _send(app: Flask, message_id: int, transport: mailer.Connection | None, coun
         if msg is None or msg.state != MessageState.QUEUED or not msg.to_address:
             return str(msg.state) if msg else "missing"
         if not counted:
-            msg.attempts += 1
+            msg.attempts, msg.tried_at = msg.attempts + 1, datetime.now(UTC)
             s.commit()
         if msg.channel == Channel.WEBHOOK:
             return _post(s, msg, cfg.allow_private_stores)
@@ -186,14 +193,7 @@ def _send(app: Flask, message_id: int, transport: mailer.Connection | None, coun
                 mailer.write_outbox(email, cfg.outbox_dir, name=f"{msg.id:08d}-{msg.purpose}.eml")
                 msg.channel = Channel.OUTBOX
         except mailer.MailError as exc:
-            msg.error = str(exc)
-            if mailer.permanent(exc):
-                msg.state = MessageState.FAILED
-                s.commit()
-                log.error("message %s refused for good: %s", msg.id, exc)
-                return str(msg.state)
-            s.commit()
-            raise  # the queue tries again later, with back-off
+            return _not_sent(s, msg, exc, mailer.permanent(exc))
         msg.state, msg.sent_at, msg.error = MessageState.SENT, datetime.now(UTC), None
         s.commit()
         return str(msg.state)
@@ -203,15 +203,22 @@ def _post(s, msg: Message, allow_private: bool) -> str:
     try:
         chat.post(msg.to_address or "", msg.body_text, allow_private=allow_private)
     except chat.ChatError as exc:
-        msg.error = str(exc)
-        if exc.permanent:
-            msg.state = MessageState.FAILED
-            s.commit()
-            return str(msg.state)
-        s.commit()
-        raise
+        return _not_sent(s, msg, exc, exc.permanent)
     msg.state, msg.sent_at, msg.error = MessageState.SENT, datetime.now(UTC), None
     s.commit()
+    return str(msg.state)
+
+
+def _not_sent(s, msg: Message, exc: Exception, permanent: bool) -> str:
+    """Refused for good, or failing still after every attempt: marked failed. Otherwise the error is
+    raised for the queue to try again later, with back-off."""
+    msg.error = str(exc)
+    if not permanent and msg.attempts < GIVE_UP_AFTER:
+        s.commit()
+        raise exc
+    msg.state = MessageState.FAILED
+    s.commit()
+    log.error("message %s not sent after %s attempt(s): %s", msg.id, msg.attempts, exc)
     return str(msg.state)
 
 

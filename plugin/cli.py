@@ -302,6 +302,8 @@ def shops_policy(shop_id, as_json, source):
 
 
 def _replace_policy(s, shop, source, check_policy) -> None:
+    from plugin.compensation.policy import stored_policy
+
     try:
         policy = json.load(source)
     except json.JSONDecodeError as exc:
@@ -312,7 +314,7 @@ def _replace_policy(s, shop, source, check_policy) -> None:
         for problem in problems:
             click.echo(f"Error: {problem}", err=True)
         sys.exit(2)
-    shop.policy = policy
+    shop.policy = stored_policy(policy)
     s.commit()
     click.echo(f"Saved the policy of shop {shop.id}.", err=True)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from plugin.compensation.rules import PolicyError, parse_policy
-from plugin.messages.communication import DEFAULT_COMMUNICATION, EMAIL, parse_communication
+from plugin.messages.communication import DEFAULT_COMMUNICATION, EMAIL, communication_json, parse_communication
 from plugin.messages.compose import EDITABLE, check_template, sample_facts
 from plugin.orders.calendars import CalendarError
 from plugin.orders.timing import DEFAULT_TIMING, TimingPolicy
@@ -81,6 +81,13 @@ def check_policy(policy: Any, timezone: str) -> list[str]:
     if "templates" in policy:
         problems.extend(template_problems(policy["templates"]))
     return problems
+
+
+def stored_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """A policy that passed `check_policy`, as it is saved: its communication section in one written form."""
+    if "communication" not in policy:
+        return policy
+    return {**policy, "communication": communication_json(parse_communication(policy["communication"])[0])}
 
 
 def template_problems(templates: Any) -> list[str]:

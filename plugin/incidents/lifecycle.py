@@ -82,6 +82,8 @@ def _resolve(open_by_family: dict[Family, Incident], recovered: dict[Family, lis
         inc = open_by_family.get(fam)
         if inc is not None and fam not in active:
             add_evidence(inc, evidence)
+            if inc.confirmed is False:
+                continue  # the customer said the recovery did not sort it: the team resolves it, not the facts
             inc.status, inc.resolved_at = IncidentStatus.RESOLVED, now
             inc.next_message_at = now  # the closing message
             resolved += 1

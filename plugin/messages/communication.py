@@ -60,6 +60,15 @@ def parse_communication(raw: Any) -> tuple[Communication, list[str]]:
                          _text(data["sender_name"], "The sender name", problems), reply_to, team, webhook), problems
 
 
+def communication_json(comm: Communication) -> dict[str, Any]:
+    """The section as it is stored: numbers as numbers, addresses trimmed, whatever way it was written."""
+    return {"max_silence_hours": comm.max_silence_hours,
+            "quiet_hours": {"from": comm.quiet_from.strftime("%H:%M"), "to": comm.quiet_to.strftime("%H:%M")},
+            "reply_within_business_hours": comm.reply_within_business_hours, "sender_name": comm.sender_name,
+            "reply_to": comm.reply_to, "team_emails": list(comm.team_emails),
+            "team_webhook_url": comm.team_webhook_url}
+
+
 def _whole(value: Any, what: str, low: int, high: int, problems: list[str]) -> int | None:
     written = str(value).strip()
     if isinstance(value, bool) or not isinstance(value, int | str) or not (written.isascii() and written.isdigit()):

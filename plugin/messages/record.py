@@ -17,7 +17,7 @@ from plugin.messages.language import choose
 from plugin.messages.schedule import Case, Due, Told, next_messages, promised_update
 from plugin.messages.story import customer_facts, seen
 from plugin.messages.team import alerts_due
-from plugin.messages.terms import calendar_of, communication_of, languages_of, shop_name
+from plugin.messages.terms import calendar_of, communication_of, languages_of, reply_to_of, shop_name
 from plugin.orders.calendars import Calendar
 from plugin.orders.facts import OrderFacts, iso
 from plugin.storage.models import Incident, Message, Shop
@@ -43,10 +43,16 @@ def told(incident: Incident) -> list[Told]:
             if m.audience == Audience.CUSTOMER and m.purpose in CUSTOMER_PURPOSES]
 
 
+def follows_up(incident: Incident) -> bool:
+    """Whether the customer gets updates until the incident is resolved: while they wait for the parcel, and
+    while the team looks at an incident they said is not sorted."""
+    return Kind(incident.kind).family.awaits_delivery or incident.confirmed is False
+
+
 def next_update(incident: Incident) -> datetime | None:
-    """The next update promised to a customer still waiting for their parcel: the longest silence after the
-    last message (or after the opening, before the first), pulled back before quiet hours."""
-    if incident.status not in OPEN_STATUSES or not Kind(incident.kind).family.awaits_delivery:
+    """The next update promised to a customer still waiting (for the parcel, or for the team): the longest
+    silence after the last message (or after the opening, before the first), pulled back before quiet hours."""
+    if incident.status not in OPEN_STATUSES or not follows_up(incident):
         return None
     shop = incident.order.shop
     said = told(incident) or [Told(Purpose.OPENED, 0, incident.opened_at)]
@@ -61,7 +67,7 @@ def case_of(incident: Incident) -> Case:
         reachable=bool(incident.order.customer_email and EMAIL.match(incident.order.customer_email)),
         issuing=any(c.state in (CompensationState.PLANNED, CompensationState.ISSUING) for c in comps),
         unannounced=tuple(c.id for c in comps if c.state == CompensationState.ISSUED and c.id not in named),
-        follows_up=Kind(incident.kind).family.awaits_delivery,
+        follows_up=follows_up(incident),
         superseded=any(i is not incident and i.status in OPEN_STATUSES for i in incident.order.incidents),
         reopened_at=incident.confirmed_at if incident.confirmed is False else None,
     )
@@ -118,7 +124,7 @@ def _record(session: Session, incident: Incident, due: Due, now: datetime, statu
 
 
 def _promises_more(incident: Incident, due: Due) -> bool:
-    return due.purpose != Purpose.RESOLVED and Kind(incident.kind).family.awaits_delivery
+    return due.purpose != Purpose.RESOLVED and follows_up(incident)
 
 
 def _compose(purpose: Purpose, locale: Locale, cal: Calendar, now: datetime, words: dict[str, Any], shop: Shop):
@@ -135,10 +141,9 @@ def _compose(purpose: Purpose, locale: Locale, cal: Calendar, now: datetime, wor
 def _headers(shop: Shop, comm: Communication, mail_from: str) -> dict[str, str]:
     """The shop's name on our sending address (the mail server vouches for that one) and its own
     address for replies."""
-    contact = (shop.policy or {}).get("contact") or {}
     name = comm.sender_name or shop_name(shop)
     return {"from": formataddr((name, parseaddr(mail_from)[1] or "no-reply@localhost")),
-            "reply_to": comm.reply_to or contact.get("email") or ""}
+            "reply_to": reply_to_of(shop, comm)}
 
 
 def preview(incident: Incident | None, shop: Shop, purpose: Purpose, locale: Locale, source: str | None,

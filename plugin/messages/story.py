@@ -9,7 +9,7 @@ from typing import Any
 
 from plugin.messages.communication import Communication
 from plugin.messages.schedule import Due
-from plugin.messages.terms import contact_links, contact_of, shop_name
+from plugin.messages.terms import contact_links, contact_of, reply_to_of, shop_name
 from plugin.orders.facts import OrderFacts, iso
 from plugin.storage.models import Compensation, Incident, Shop
 from plugin.vocabulary import Audience, CompensationAction, CompensationState, Kind
@@ -30,7 +30,9 @@ def customer_facts(incident: Incident, facts: OrderFacts, due: Due, promise: dat
         "given": [_given(c) for i in order.incidents for c in i.compensations if c.state == CompensationState.ISSUED],
         "awaiting_approval": any(c.state == CompensationState.AWAITING_APPROVAL for c in incident.compensations),
         "offer": _offer(incident), "news": news(incident, facts), "next_update_at": promise, "status_url": status_url,
-        "contact": _contact(shop),
+        "contact": _contact(shop), "reply_to": reply_to_of(shop, comm),
+        # The customer said it is not sorted: until the team resolves it, updates are about the team's work.
+        "not_sorted_at": incident.confirmed_at if incident.confirmed is False else None,
     }
 
 

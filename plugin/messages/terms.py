@@ -50,6 +50,12 @@ def contact_of(shop: Shop) -> dict[str, str]:
             and isinstance(v, str) and v.strip()}
 
 
+def reply_to_of(shop: Shop, comm: Communication) -> str:
+    """Where a customer's reply to an e-mail goes: the address set for replies, else the shop's contact
+    e-mail; empty when there is neither (then messages point to the status page instead)."""
+    return comm.reply_to or contact_of(shop).get("email", "")
+
+
 def languages_of(shop: Shop) -> list[str]:
     """The languages the shop writes to customers in (the default policy's, both, when none are saved)."""
     languages = _policy(shop).get("languages")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 import socket
@@ -20,6 +19,7 @@ from plugin.messages.communication import EMAIL
 from plugin.orders.facts import iso
 from plugin.storage.crypto import Vault, hash_token, new_api_token
 from plugin.storage.models import Shop
+from plugin.storage.net import resolves_privately
 from plugin.vocabulary import Platform
 
 
@@ -29,15 +29,9 @@ class ShopError(ValueError):
 
 def _private(host: str) -> bool:
     try:
-        infos = socket.getaddrinfo(host, None)
+        return resolves_privately(host)
     except socket.gaierror as exc:
         raise ShopError(f"cannot resolve the store host {host!r}: {exc.strerror}") from exc
-    for info in infos:
-        addr = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved \
-                or addr.is_multicast or addr.is_unspecified:
-            return True
-    return False
 
 
 def check_store_url(url: str, allow_private: bool) -> str:

@@ -279,6 +279,7 @@ class Message(Base):
     state: Mapped[MessageState] = mapped_column(words(MessageState, 20), default=MessageState.QUEUED)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    tried_at: Mapped[datetime | None]  # the last attempt: a queued message nobody tries for long lost its job
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -287,6 +288,9 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("incident_id", "purpose", "sequence"),
         Index("ix_messages_incident_id", "incident_id"),
+        # Only the few messages still waiting to go, looked for every minute.
+        Index("ix_messages_queued", "created_at", sqlite_where=text("state = 'queued'"),
+              postgresql_where=text("state = 'queued'")),
     )
 
 

@@ -39,7 +39,8 @@ NAMES = {Purpose.OPENED: "First message", Purpose.COMPENSATION: "Compensation is
 VARIABLES = ("shop_name", "sender_name", "customer_name", "order_number", "order_total", "currency", "kind",
              "fault", "since", "opened_at", "carrier", "tracking_url", "tracking_number", "shipped_at",
              "last_scan_at", "estimated_delivery_at", "delivered_at", "compensations", "given",
-             "awaiting_approval", "offer", "news", "next_update_at", "status_url", "contact")
+             "awaiting_approval", "offer", "news", "next_update_at", "status_url", "contact", "reply_to",
+             "not_sorted_at")
 
 
 def _chosen() -> tuple[Purpose, Locale]:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from plugin.compensation.policy import LANGUAGES, check_policy, default_policy
+from plugin.compensation.policy import LANGUAGES, check_policy, default_policy, stored_policy
 from plugin.compensation.preview import Preview, preview
 from plugin.compensation.rules import OFFER_DAYS, PolicyError, parse_policy
 from plugin.extensions import config, redis_conn
@@ -177,7 +177,7 @@ def save_for_shop(form, embedded: dict | None = None) -> ResponseReturnValue:
                      owner_email=form.get("owner-email") or "")
     if form.get("intent") == "preview":
         return _page(policy, timezone, proposed=policy, embedded=embedded)
-    g.shop.policy = policy
+    g.shop.policy = stored_policy(policy)
     g.shop.timezone = timezone
     g.shop.owner_email = owner_email
     auth.g_session().commit()

@@ -21,13 +21,16 @@ def test_the_policy_is_printed_and_replaced_from_a_file(app, tmp_path):
     printed = json.loads(redress(app, "shops", "policy", str(shop_id), "--json").stdout)
     assert printed["rules"] == default_policy()["rules"]
     printed["caps"]["approval_above"] = "20"
-    printed["communication"] = {"max_silence_hours": 48, "team_emails": ["team@shop.example"]}
+    # Written loosely, as a merchant might: stored the one way the settings page stores it.
+    printed["communication"] = {"max_silence_hours": "100", "team_emails": [" Team@Shop.example "]}
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(printed))
     result = redress(app, "shops", "policy", str(shop_id), "--set", str(path))
     assert "Saved the policy of shop" in result.stderr
     assert _stored(app, shop_id)["caps"]["approval_above"] == "20"
-    assert _stored(app, shop_id)["communication"]["max_silence_hours"] == 48
+    stored = _stored(app, shop_id)["communication"]
+    assert (stored["max_silence_hours"], stored["team_emails"]) == (100, ["team@shop.example"])
+    assert stored["quiet_hours"] == {"from": "22:00", "to": "08:00"}  # the defaults, written out
 
 
 def test_a_policy_with_problems_is_refused_whole_with_every_problem(app, tmp_path):

@@ -19,13 +19,16 @@ from plugin.vocabulary import Locale
 from tests.support import smtp as smtp_server
 from tests.support.cli import redress
 from tests.support.platforms import post_shopify, post_wc, shopify_order, shopify_sample, wc_order
-from tests.support.work import run_worker
+from tests.support.work import incidents, run_worker
 
 ORDER_ID = "820982911946154508"
 NOW = datetime.now(UTC).replace(microsecond=0)
 LONG_AGO = (NOW - timedelta(days=10)).isoformat()
 PAID_LONG_AGO = dict(cancelled_at=None, cancel_reason=None, financial_status="paid", processed_at=LONG_AGO,
                      created_at=LONG_AGO)
+# So long ago that, whatever the weekday and holidays, the parcel is late to arrive as well as to leave.
+WEEKS_AGO = (NOW - timedelta(days=20)).isoformat()
+PAID_WEEKS_AGO = dict(PAID_LONG_AGO, processed_at=WEEKS_AGO, created_at=WEEKS_AGO)
 
 
 @pytest.fixture
@@ -231,7 +234,7 @@ def _fulfillment(client, shipment_status: str | None, at: datetime) -> None:
 
 
 def test_a_late_shipment_is_owned_then_the_delivery_closes_the_story_with_one_question(app, client, shopify, inbox):
-    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    post_shopify(client, shopify_order(**PAID_WEEKS_AGO), topic="orders/paid")
     run_worker(app)
     _fulfillment(client, None, NOW)
     run_worker(app)
@@ -369,3 +372,87 @@ def test_an_english_customer_of_a_parcel_the_carrier_went_quiet_on_hears_the_car
         [reply] = s.execute(select(Message).where(Message.purpose == "reply")).scalars().all()
         assert (reply.channel, reply.locale, reply.body_text) == ("status_page", "en",
                                                                  "It says delivered but nothing here.")
+
+
+def test_a_message_the_mail_server_keeps_deferring_is_marked_failed_after_the_last_attempt(
+        app, client, shopify, inbox):
+    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    inbox.refuse = 451
+    run_worker(app)
+    [msg] = messages(app)
+    assert (msg.state, msg.attempts) == ("queued", 1)  # deferred: the queue tries again with back-off
+    for _ in range(notify.GIVE_UP_AFTER - 2):
+        with pytest.raises(Exception, match="451"):
+            notify.send(msg.id)
+    assert notify.send(msg.id) == "failed"  # the last attempt gives up instead of leaving it queued forever
+    [msg] = messages(app)
+    assert (msg.state, msg.attempts) == ("failed", notify.GIVE_UP_AFTER) and "451" in msg.error
+    assert notify.due(datetime.now(UTC) + timedelta(hours=3))["resent"] == 0
+
+
+def test_a_message_whose_worker_died_after_trying_it_is_found_and_sent_again(app, client, shopify, inbox):
+    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    inbox.refuse = 451
+    run_worker(app)
+    redis_conn(app).flushdb()  # the worker and its retry are gone with the queue
+    inbox.refuse = None
+    assert notify.due(datetime.now(UTC) + timedelta(minutes=30))["resent"] == 0  # maybe still in back-off
+    assert notify.due(datetime.now(UTC) + notify.STALLED_AFTER + timedelta(minutes=1))["resent"] == 1
+    run_worker(app)
+    [msg] = messages(app)
+    assert (msg.state, msg.attempts) == ("sent", 2)
+    assert [m["To"] for m in inbox.parsed()] == ["jon@example.com"]
+
+
+def test_not_yet_after_the_delivery_leaves_it_to_the_team_and_updates_speak_of_the_teams_work(
+        app, client, shopify, inbox):
+    post_shopify(client, shopify_order(**PAID_WEEKS_AGO), topic="orders/paid")
+    run_worker(app)
+    _fulfillment(client, None, NOW)
+    _fulfillment(client, "delivered", NOW + timedelta(minutes=5))
+    run_worker(app)
+    path = re.search(r"(/s/\S+)", smtp_server.text_of(inbox.parsed()[-1])).group(1).rstrip(".")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+    assert client.post(f"{path}/confirm", data={"answer": "no", "csrf": csrf}).status_code == 302
+    run_worker(app)
+    told = len([m for m in messages(app) if m.audience == "customer"])
+
+    _fulfillment(client, "delivered", NOW + timedelta(minutes=5))  # the same delivery, seen again
+    run_worker(app)
+    reopened = [i for i in incidents(app) if i["status"] == "open"]
+    assert len(reopened) == 1  # the facts do not close what the customer says is not sorted
+    assert len([m for m in messages(app) if m.audience == "customer"]) == told  # no second "all sorted"
+
+    for m in messages(app):  # a week on, the customer still hears within the longest silence
+        if m.state == "queued":
+            notify.send(m.id)
+    notify.due(datetime.now(UTC) + timedelta(hours=72))
+    run_worker(app)
+    [update] = [m for m in messages(app) if m.purpose == "update"]
+    text = smtp_server.text_of(inbox.parsed()[-1])
+    assert "that your order #9999 still isn't sorted" in text
+    assert "Our team has your message and is looking into it" in text
+    assert "hasn't reported anything new" not in text and "Our next update will reach you by" in text
+    assert update.details["next_update_at"] is not None
+
+
+def test_without_an_address_for_replies_messages_never_ask_the_customer_to_reply_to_the_email(
+        app, client, shopify, inbox):
+    set_policy(app, contact={"phone": "+34 910 000 000"})
+    post_shopify(client, shopify_order(financial_status="voided", **{k: v for k, v in PAID_LONG_AGO.items()
+                                                                     if k != "financial_status"}),
+                 topic="orders/updated")
+    run_worker(app)
+    [mail] = inbox.parsed()
+    text = smtp_server.text_of(mail)
+    assert "didn't go through" in text and "reply to this e-mail" not in text
+    assert re.search(r"write to us at http\S+/s/\S+ and we'll help you finish it", text)
+    assert mail["Reply-To"] is None
+
+    set_policy(app, contact={"email": "hola@tienda.example"})
+    with db(app).session() as s:
+        msg = s.execute(select(Message)).scalar_one()
+        inc = s.get(Incident, msg.incident_id)
+        from plugin.messages.record import preview
+        again = preview(inc, inc.order.shop, "opened", Locale.EN, None, "https://x.example/s/t", NOW)
+    assert "just reply to this e-mail and we'll help you finish it" in again.text

@@ -122,6 +122,17 @@ def test_the_team_chat_gets_the_alert_and_a_removed_webhook_is_not_tried_for_eve
     assert notify.send(plain) == "failed"  # only https outside development
 
 
+@pytest.mark.parametrize("url", ["https://127.0.0.1/hooks", "https://localhost:8443/hooks", "https://10.1.2.3/x",
+                                 "https://169.254.169.254/latest/meta-data/", "https://[::1]/x"])
+def test_a_team_webhook_is_never_posted_to_the_servers_own_network(app, inbox, url):
+    shop_id = shop_with_team(app)
+    config(app).allow_private_stores = False  # as in production
+    msg = _webhook_message(app, shop_id, url)
+    assert notify.send(msg) == "failed"  # refused before any request leaves
+    with db(app).session() as s:
+        assert "private address" in s.get(Message, msg).error
+
+
 def _set(app, **values):
     with db(app).session() as s:
         for inc in s.execute(select(Incident)).scalars():
