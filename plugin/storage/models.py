@@ -169,6 +169,11 @@ class Order(Base):
     shipped_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     carrier: Mapped[str | None] = mapped_column(String(100))
+    # Where it goes and how (for the desk's filters and the analytics' lanes): ISO country, its region's
+    # code (a province, a state) and the shipping service the customer chose.
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(20))
+    service: Mapped[str | None] = mapped_column(String(100))
     estimated_delivery_at: Mapped[datetime | None]
     source_updated_at: Mapped[datetime | None]
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -178,8 +183,27 @@ class Order(Base):
 
     shop: Mapped[Shop] = relationship()
     incidents: Mapped[list[Incident]] = relationship(back_populates="order", order_by="Incident.id")
+    items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id",
+                                                  cascade="all, delete-orphan")
 
     __table_args__ = (UniqueConstraint("shop_id", "platform_order_id"),)
+
+
+class OrderItem(Base):
+    """One line of an order: what analytics count by product and the desk filters by SKU."""
+
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    sku: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+
+    __table_args__ = (Index("ix_order_items_shop_sku", "shop_id", "sku"),)
 
 
 class Incident(Base):
@@ -215,6 +239,8 @@ class Incident(Base):
         back_populates="incident", order_by="Compensation.id"
     )
     messages: Mapped[list[Message]] = relationship(back_populates="incident", order_by="Message.id")
+    notes: Mapped[list[IncidentNote]] = relationship(back_populates="incident", order_by="IncidentNote.id",
+                                                     cascade="all, delete-orphan")
 
     __table_args__ = (
         # One open incident per order and kind, enforced by the database itself.
@@ -224,6 +250,21 @@ class Incident(Base):
         ),
         Index("ix_incidents_order_id", "order_id"),
     )
+
+
+class IncidentNote(Base):
+    """The team's own words on an incident, never shown to the customer."""
+
+    __tablename__ = "incident_notes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(320))  # who wrote it: a signed-in address, or "API"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    incident: Mapped[Incident] = relationship(back_populates="notes")
 
 
 class Compensation(Base):
