@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
-from plugin.orders.facts import Change, ShopEvent
+from plugin.orders.facts import Change, LineItem, ShopEvent
 from plugin.vocabulary import CompensationAction
 
 if TYPE_CHECKING:
@@ -270,6 +271,29 @@ def _depth(value: Any) -> int:
         if not level or deepest > MAX_DEPTH:
             return deepest
         deepest += 1
+
+
+def quantity(value: Any) -> int:
+    """A line's quantity: a whole number (1 when the platform leaves it out)."""
+    if value is None or value == "":
+        return 1
+    written = str(value).strip()
+    if isinstance(value, bool) or not isinstance(value, int | str) or not (written.isascii() and written.isdigit()) \
+            or len(written) > 9:  # a billion of one thing is not an order
+        raise PayloadError(f"not a quantity: {short(value)}")
+    return int(written)
+
+
+def line_item(sku: Any, title: Any, qty: Any) -> LineItem:
+    name = text(title) or ""
+    return LineItem(sku=(text(sku) or "").strip()[:100] or None, title=html.unescape(name).strip()[:300],
+                    quantity=quantity(qty))
+
+
+def country_code(value: Any) -> str | None:
+    """An ISO 3166 country code, upper case; anything else is no country."""
+    code = (text(value) or "").strip().upper()
+    return code if len(code) == 2 and code.isascii() and code.isalpha() else None
 
 
 def obj(value: Any, what: str) -> dict[str, Any]:

@@ -15,7 +15,18 @@ from typing import Any
 
 import requests
 
-from connectors.base import currency, items, json_kind, money, obj, required_id, text, when
+from connectors.base import (
+    country_code,
+    currency,
+    items,
+    json_kind,
+    line_item,
+    money,
+    obj,
+    required_id,
+    text,
+    when,
+)
 from connectors.http import PlatformError, Refused, Retry, send
 from connectors.shopify.vocabulary import CANCEL_REASONS, CAPTURED, FINANCIAL, WEBHOOK_TOPICS, F
 from plugin.orders.facts import HANDED_OVER, OrderFacts, Refund, Shipment, TrackingEvent
@@ -100,7 +111,9 @@ query RedressChangedOrders($first: Int!, $after: String, $query: String!) {
       totalPriceSet { shopMoney { amount currencyCode } }
       totalShippingPriceSet { shopMoney { amount currencyCode } }
       customer { id firstName lastName }
-      shippingAddress { countryCodeV2 }
+      shippingAddress { countryCodeV2 provinceCode }
+      shippingLine { title code }
+      lineItems(first: 50) { nodes { sku title quantity } }
       refunds(first: 20) { legacyResourceId createdAt note totalRefundedSet { shopMoney { amount } } }
       fulfillments(first: 10) {
         legacyResourceId
@@ -170,7 +183,10 @@ def order_facts(n: dict[str, Any]) -> OrderFacts:
         customer_id=text(customer.get("id")),
         customer_name=" ".join(x for x in names if x) or None,
         locale=text(n.get("customerLocale")),
-        country=text(obj(n.get("shippingAddress"), "shippingAddress").get("countryCodeV2")),
+        country=country_code(obj(n.get("shippingAddress"), "shippingAddress").get("countryCodeV2")),
+        region=text(obj(n.get("shippingAddress"), "shippingAddress").get("provinceCode")),
+        shipping_service=text(obj(n.get("shippingLine"), "shippingLine").get("title"))
+        or text(obj(n.get("shippingLine"), "shippingLine").get("code")),
         total=_shop_money(n.get("totalPriceSet")),
         shipping=_shop_money(n.get("totalShippingPriceSet")),
         currency=currency(n.get("currencyCode")),
@@ -191,6 +207,8 @@ def order_facts(n: dict[str, Any]) -> OrderFacts:
         refunds=[Refund(id=required_id(r, "legacyResourceId"), amount=_shop_money(r.get("totalRefundedSet")),
                         created_at=when(r.get("createdAt")), note=text(r.get("note")))
                  for r in (obj(x, "refund") for x in items(n.get("refunds"), "refunds"))],
+        items=[line_item(li.get("sku"), li.get("title"), li.get("quantity")) for li in (
+            obj(x, "line item") for x in items(obj(n.get("lineItems"), "lineItems").get("nodes"), "lineItems"))],
     )
 
 

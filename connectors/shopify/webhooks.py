@@ -16,8 +16,10 @@ from typing import Any
 from connectors.base import (
     Headers,
     PayloadError,
+    country_code,
     currency,
     items,
+    line_item,
     money,
     obj,
     required_id,
@@ -118,7 +120,9 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         customer_id=text(customer.get("admin_graphql_api_id")) or text(customer.get("id")),
         customer_name=" ".join(x for x in name_parts if x) or None,
         locale=text(p.get("customer_locale")),
-        country=text(address.get("country_code")),
+        country=country_code(address.get("country_code")),
+        region=text(address.get("province_code")),
+        shipping_service=_service(p),
         total=money(p.get("total_price")),
         shipping=shipping,
         currency=currency(p.get("currency")),
@@ -138,7 +142,14 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         refunds=[Refund(id=required_id(r), amount=None, created_at=when(r.get("created_at")),
                         note=text(r.get("note")))
                  for r in (obj(x, "refund") for x in items(p.get("refunds"), "refunds"))],
+        items=[line_item(li.get("sku"), li.get("title") or li.get("name"), li.get("quantity"))
+               for li in (obj(x, "line item") for x in items(p.get("line_items"), "line_items"))],
     )
+
+
+def _service(p: dict[str, Any]) -> str | None:
+    lines = [obj(s, "shipping line") for s in items(p.get("shipping_lines"), "shipping_lines")]
+    return next((text(s.get("title")) or text(s.get("code")) for s in lines if s.get("title") or s.get("code")), None)
 
 
 def _shipping(p: dict[str, Any]) -> Decimal | None:

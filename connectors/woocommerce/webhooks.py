@@ -22,8 +22,10 @@ from typing import Any
 from connectors.base import (
     Headers,
     PayloadError,
+    country_code,
     currency,
     items,
+    line_item,
     money,
     obj,
     required_id,
@@ -79,6 +81,8 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
     cancelled = status == "cancelled"
     shipments = _shipments_of(p, status, completed_at or modified, completed_at)
     names = [text(billing.get("first_name")), text(billing.get("last_name"))]
+    # The shipping address when there is one (a virtual order has only the billing one).
+    destination = shipping_addr if country_code(shipping_addr.get("country")) else billing
     return OrderFacts(
         order_id=required_id(p),
         number="#" + (text(p.get("number")) or required_id(p)),
@@ -86,7 +90,10 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         customer_id=text(p.get("customer_id")) if p.get("customer_id") not in (0, "0", None) else None,
         customer_name=" ".join(n for n in names if n) or None,
         locale=_language(p),
-        country=text(shipping_addr.get("country")) or text(billing.get("country")),
+        country=country_code(destination.get("country")),
+        region=text(destination.get("state")),
+        shipping_service=next((text(obj(s, "shipping line").get("method_title"))
+                               for s in items(p.get("shipping_lines"), "shipping_lines")), None),
         total=money(p.get("total")),
         shipping=money(p.get("shipping_total")),
         currency=currency(p.get("currency")),
@@ -105,6 +112,8 @@ def order_facts(p: dict[str, Any]) -> OrderFacts:
         # Virtual and downloadable orders carry no shipping line: nothing to ship, nothing to stall.
         requires_shipping=bool(items(p.get("shipping_lines"), "shipping_lines")),
         refunds=[_refund(obj(x, "refund")) for x in items(p.get("refunds"), "refunds")],
+        items=[line_item(li.get("sku"), li.get("name"), li.get("quantity"))
+               for li in (obj(x, "line item") for x in items(p.get("line_items"), "line_items"))],
     )
 
 

@@ -26,7 +26,7 @@ from plugin.orders.facts import Change, OrderFacts, ShopEvent, ShopEventKind
 from plugin.orders.merge import merge
 from plugin.orders.timing import TimingPolicy
 from plugin.shops import privacy
-from plugin.storage.models import Compensation, Incident, Order, Shop, WebhookDelivery
+from plugin.storage.models import Compensation, Incident, Order, OrderItem, Shop, WebhookDelivery
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -258,10 +258,28 @@ def save_facts(order: Order, facts: OrderFacts) -> None:
     order.paid_at = facts.paid_at
     order.shipped_at = facts.shipped_at
     order.delivered_at = facts.delivered_at
-    order.carrier = facts.carrier
+    order.carrier = _clip(facts.carrier, 100)
+    order.country = facts.country if facts.country and len(facts.country) == 2 else None
+    order.region = _clip(facts.region, 20)
+    order.service = _clip(facts.shipping_service, 100)
     order.estimated_delivery_at = facts.estimated_delivery_at
     order.source_updated_at = facts.updated_at
     order.deleted = facts.deleted_at is not None
+    _save_items(order, facts)
+
+
+def _save_items(order: Order, facts: OrderFacts) -> None:
+    """The order's lines as rows, rewritten only when they changed (most deliveries repeat them)."""
+    if not facts.complete:
+        return  # a fulfillment or a scan alone says nothing of the lines
+    lines = [(i.sku, i.title, i.quantity) for i in facts.items]
+    if lines == [(i.sku, i.title, i.quantity) for i in order.items]:
+        return
+    order.items = [OrderItem(shop_id=order.shop_id, sku=sku, title=title, quantity=qty) for sku, title, qty in lines]
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    return value[:length] if value else None
 
 
 def _shops(session: Session, ids: set[int]) -> dict[int, Shop]:
@@ -279,7 +297,8 @@ def _orders(session: Session, keys: set[OrderKey]) -> dict[OrderKey, Order]:
         for i in range(0, len(ids), 500):
             q = (select(Order)
                  .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids[i:i + 500]))
-                 .options(selectinload(Order.incidents).selectinload(Incident.compensations))
+                 .options(selectinload(Order.incidents).selectinload(Incident.compensations),
+                          selectinload(Order.items))
                  .with_for_update())
             for o in session.execute(q).scalars():
                 out[(o.shop_id, o.platform_order_id)] = o

@@ -58,6 +58,15 @@ class Shipment:
 
 
 @dataclass
+class LineItem:
+    """One line of the order, for counting incidents by product."""
+
+    sku: str | None
+    title: str
+    quantity: int = 1
+
+
+@dataclass
 class Refund:
     id: str
     amount: Decimal | None
@@ -74,6 +83,8 @@ class OrderFacts:
     customer_name: str | None = None
     locale: str | None = None
     country: str | None = None
+    region: str | None = None  # the destination's province or state code, as the platform writes it
+    shipping_service: str | None = None  # the shipping method the customer chose ("Express 24h")
     total: Decimal | None = None
     shipping: Decimal | None = None
     currency: str | None = None
@@ -92,6 +103,7 @@ class OrderFacts:
     requires_shipping: bool = True
     shipments: list[Shipment] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    items: list[LineItem] = field(default_factory=list)
     complete: bool = True  # False while only partial deliveries (fulfillments, events) were seen
 
     # -- derived facts --------------------------------------------------------------
@@ -125,6 +137,7 @@ class OrderFacts:
         data = dict(data)
         data["shipments"] = [_shipment_from(s) for s in data.get("shipments", [])]
         data["refunds"] = [_build(Refund, r) for r in data.get("refunds", [])]
+        data["items"] = [_build(LineItem, i) for i in data.get("items", [])]
         return _build(cls, data)
 
 

@@ -58,7 +58,9 @@ def _stamp(dt: datetime | str) -> str:
 def order_node(order_id: int, *, updated_at: datetime, created_at: datetime, financial: str = "PAID",
                fulfillment: str = "UNFULFILLED", cancelled_at: datetime | None = None, cancel_reason: str | None = None,
                fulfillments: list[dict] | None = None, total: str = "59.00", shipping: str = "5.00",
-               email: str = "ana@example.com", country: str = "US") -> dict:
+               email: str = "ana@example.com", country: str = "US", region: str | None = "NY",
+               lines: list[tuple[str | None, str, int]] = (("SKU-1", "Blue mug", 1),),
+               service: str | None = "Standard") -> dict:
     fs = fulfillments or []
     return {
         "id": gid("Order", order_id), "legacyResourceId": str(order_id), "name": f"#{order_id}",
@@ -69,7 +71,10 @@ def order_node(order_id: int, *, updated_at: datetime, created_at: datetime, fin
         "paymentGatewayNames": ["shopify_payments"], "totalPriceSet": money(total),
         "totalShippingPriceSet": money(shipping),
         "customer": {"id": gid("Customer", 7), "firstName": "Ana", "lastName": "Diaz"},
-        "shippingAddress": {"countryCodeV2": country},
+        "shippingAddress": {"countryCodeV2": country, "provinceCode": region},
+        "shippingLine": {"title": service, "code": None} if service else None,
+        "lineItems": lambda info, first=None, **_: {"nodes": [{"sku": sku, "title": title, "quantity": qty}
+                                                             for sku, title, qty in lines][:first]},
         "refunds": lambda info, first=None: [],
         "fulfillments": lambda info, first=None: fs[:first] if first else fs,
     }
