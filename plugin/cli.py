@@ -379,6 +379,45 @@ def incidents_list(shop_id, status, as_json):
                 click.echo(f"       compensation {c['id']}: {_compensation_line(c)}")
 
 
+@main.group()
+def crises():
+    """Crises: one cause hitting many customers at once."""
+
+
+@crises.command("detect")
+def crises_detect():
+    """Run one crisis-detection pass over every shop now (the clock runs one every 15 minutes)."""
+    from jobs import crises as crisis_jobs
+    from jobs import use_app
+
+    use_app(_app())
+    result = crisis_jobs.detect()
+    if result.get("busy"):
+        _fail("another detection pass is running; try again in a minute")
+    click.echo(f"{len(result['opened'])} crisis(es) opened, {result['joined']} incident(s) joined, "
+               f"{result['briefs']} brief(s) to the team.", err=True)
+    _print_json(result)
+
+
+@crises.command("list")
+@click.option("--shop", "shop_id", type=int, default=None, help="only this shop's crises")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def crises_list(shop_id, as_json):
+    """Crises, newest first."""
+    from plugin.crises.presentation import list_crises
+
+    _app, session = _session()
+    with session as s:
+        rows = list_crises(s, shop_id=shop_id)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        cause = ", ".join(f"{k} {v}" for k, v in r["cause"].items() if k != "type" and v)
+        click.echo(f"{r['id']:>5}  {r['status']:<13} {r['cause']['type']:<15} {cause}  "
+                   f"{r['observed']} observed, {r['expected']:g} expected, {len(r['incident_ids'])} incidents")
+
+
 def _compensation_line(c: dict) -> str:
     what = c["action"].replace("_", " ")
     value = f"{c['percent']} %" if c.get("percent") and c["action"] == CompensationAction.COUPON_PERCENT else \

@@ -197,6 +197,23 @@ class Channel(StrEnum):
     WEBHOOK = "webhook"  # the team's incoming webhook (Slack-compatible)
 
 
+class CauseType(StrEnum):
+    """What one crisis has in common (CONTRACT.md, "Merchant desk, analytics and crises")."""
+
+    CARRIER_REGION = "carrier_region"  # one carrier's parcels to one region stall or arrive late
+    PRODUCT = "product"  # one product's orders are late to leave or cancelled
+    PAYMENT = "payment"  # one payment gateway's payments fail
+
+
+class CrisisStatus(StrEnum):
+    """Statuspage's and Cachet's incident states."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
 class Locale(StrEnum):
     """The languages Redress writes to customers in."""
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from plugin.compensation.rules import PolicyError, parse_policy
+from plugin.crises.signals import parse_thresholds
 from plugin.messages.communication import DEFAULT_COMMUNICATION, EMAIL, communication_json, parse_communication
 from plugin.messages.compose import EDITABLE, check_template, sample_facts
 from plugin.orders.calendars import CalendarError
@@ -78,6 +79,8 @@ def check_policy(policy: Any, timezone: str) -> list[str]:
             problems.append(str(exc).capitalize())
     if "communication" in policy:
         problems.extend(parse_communication(policy["communication"])[1])
+    if "crises" in policy:
+        problems.extend(parse_thresholds(policy["crises"])[1])
     if "templates" in policy:
         problems.extend(template_problems(policy["templates"]))
     return problems

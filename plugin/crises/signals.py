@@ -98,3 +98,28 @@ def _binomial(cause_days: list[int], shop_days: list[int], t: Thresholds) -> Sig
 
 def _clearly_above(observed: int, expected: float, t: Thresholds) -> bool:
     return observed >= t.min_incidents and observed >= t.min_ratio * expected
+
+
+_LIMITS: dict[str, tuple[float, float]] = {
+    "min_incidents": (3, 10_000), "min_ratio": (1.1, 100), "binomial_alpha": (1e-9, 0.05), "ears_c2": (1, 10),
+    "ears_c3": (0.5, 20), "history_for_binomial": (20, 1_000_000)}
+
+
+def parse_thresholds(raw: Any) -> tuple[Thresholds, list[str]]:
+    """The policy's `crises` section (missing settings take their defaults), and every problem with it."""
+    if raw is None:
+        return Thresholds(), []
+    if not isinstance(raw, dict):
+        return Thresholds(), ["Crisis settings must be an object"]
+    problems = [f"Crises: unknown setting {k!r}" for k in sorted(set(raw) - set(DEFAULT_CRISES))]
+    values: dict[str, Any] = {}
+    for name, (low, high) in _LIMITS.items():
+        value = raw.get(name, DEFAULT_CRISES[name])
+        whole = isinstance(DEFAULT_CRISES[name], int)
+        if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not float(value).is_integer()) \
+                or not low <= value <= high:
+            problems.append(f"Crises: {name.replace('_', ' ')} must be a {'whole ' if whole else ''}number "
+                            f"from {low:g} to {high:g}, not {value!r}")
+            continue
+        values[name] = int(value) if whole else float(value)
+    return Thresholds(**values), problems

@@ -262,6 +262,7 @@ def save_facts(order: Order, facts: OrderFacts) -> None:
     order.country = facts.country if facts.country and len(facts.country) == 2 else None
     order.region = _clip(facts.region, 20)
     order.service = _clip(facts.shipping_service, 100)
+    order.gateway = _clip(facts.payment_gateway, 100)
     order.estimated_delivery_at = facts.estimated_delivery_at
     order.source_updated_at = facts.updated_at
     order.deleted = facts.deleted_at is not None

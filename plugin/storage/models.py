@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -30,9 +31,11 @@ from sqlalchemy.types import TypeDecorator
 from plugin.vocabulary import (
     OPEN_STATUSES,
     Audience,
+    CauseType,
     Channel,
     CompensationAction,
     CompensationState,
+    CrisisStatus,
     IncidentStatus,
     Kind,
     MessageState,
@@ -174,6 +177,7 @@ class Order(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(20))
     service: Mapped[str | None] = mapped_column(String(100))
+    gateway: Mapped[str | None] = mapped_column(String(100))  # how it was paid (payment crises)
     estimated_delivery_at: Mapped[datetime | None]
     source_updated_at: Mapped[datetime | None]
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -220,7 +224,7 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None]
     # When the order first went wrong (the missed deadline, the cancellation): delays count from here.
     late_since: Mapped[datetime | None]
-    crisis_id: Mapped[int | None] = mapped_column(Integer)
+    crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id", ondelete="SET NULL"), index=True)
     # The customer's side: the language written in (fixed at the first message), when Redress must look at
     # this incident's messages again (the clock reads only due rows), and what the customer said.
     locale: Mapped[str | None] = mapped_column(String(10))
@@ -241,6 +245,7 @@ class Incident(Base):
     messages: Mapped[list[Message]] = relationship(back_populates="incident", order_by="Message.id")
     notes: Mapped[list[IncidentNote]] = relationship(back_populates="incident", order_by="IncidentNote.id",
                                                      cascade="all, delete-orphan")
+    crisis: Mapped[Crisis | None] = relationship(back_populates="incidents")
 
     __table_args__ = (
         # One open incident per order and kind, enforced by the database itself.
@@ -249,6 +254,39 @@ class Incident(Base):
             sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL),
         ),
         Index("ix_incidents_order_id", "order_id"),
+        # Crisis detection counts every shop's incidents of the last weeks by day.
+        Index("ix_incidents_opened_at", "opened_at"),
+    )
+
+
+_UNRESOLVED_SQL = f"status != '{CrisisStatus.RESOLVED.value}'"
+
+
+class Crisis(Base):
+    """One cause hitting many of a shop's customers at once: what they share, how far above its usual level
+    (observed against expected, and the method that judged it), its incidents and its updates."""
+
+    __tablename__ = "crises"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    cause_type: Mapped[CauseType] = mapped_column(words(CauseType, 20))
+    cause: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"carrier", "country", "region"}, {"sku"}, …
+    cause_key: Mapped[str] = mapped_column(String(300))  # the cause in one string: one open crisis per cause
+    status: Mapped[CrisisStatus] = mapped_column(words(CrisisStatus, 20), default=CrisisStatus.INVESTIGATING)
+    opened_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    observed: Mapped[int] = mapped_column(Integer, default=0)
+    expected: Mapped[float] = mapped_column(Float, default=0.0)
+    method: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str | None] = mapped_column(Text)
+    updates: Mapped[list[Any]] = mapped_column(default=list)  # [{"at", "status", "text", "sent_to"}]
+
+    incidents: Mapped[list[Incident]] = relationship(back_populates="crisis", order_by="Incident.id")
+
+    __table_args__ = (
+        Index("uq_crises_open_cause", "shop_id", "cause_key", unique=True,
+              sqlite_where=text(_UNRESOLVED_SQL), postgresql_where=text(_UNRESOLVED_SQL)),
     )
 
 

@@ -64,6 +64,8 @@ SEND_MANY = JobSpec("jobs.notify.send_many", QueueName.NOTIFY, timeout=600, resu
 SEND_CHUNK = 100
 # Offers nobody chose in time get their first option: it plans compensations, so it runs beside them.
 EXPIRE_OFFERS = JobSpec("jobs.offers.expire", QueueName.COMPENSATE, timeout=300, result_ttl=600)
+# One cause hitting many customers: a pass over every shop's last weeks of incidents.
+CRISES = JobSpec("jobs.crises.detect", QueueName.NOTIFY, timeout=600, result_ttl=3600)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class Periodic:
 
 # What the clock enqueues, and how often (a minute whose number divides by `every_minutes`).
 SCHEDULE = (Periodic("sweep", SWEEP, 1), Periodic("reconcile", RECONCILE, 10), Periodic("messages", MESSAGES, 1),
-            Periodic("digest", DIGEST, 15), Periodic("offers", EXPIRE_OFFERS, 10))
+            Periodic("digest", DIGEST, 15), Periodic("offers", EXPIRE_OFFERS, 10), Periodic("crises", CRISES, 15))
 
 DRAIN_PENDING_KEY = "redress:drain:pending"
 DRAIN_PENDING_TTL = 120
