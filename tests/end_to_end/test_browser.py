@@ -15,12 +15,13 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+import sqlalchemy
 
 from plugin.storage.crypto import generate_key
 from tests.support.browser import launch
 from tests.support.fake_shopify import FakeShopify
 from tests.support.pg import _free_port
-from tests.support.platforms import shopify_order, sign
+from tests.support.platforms import daytime_zone, shopify_order, sign
 from tests.support.work import start_web
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -65,6 +66,10 @@ def install_link(base: str) -> str:
 
 def late_order(base: str, env: dict, order_id: int) -> None:
     """A shop-fault incident: an order of 100.00 (10.00 shipping) paid ten days ago and never shipped."""
+    engine = sqlalchemy.create_engine(env["DATABASE_URL"])
+    with engine.begin() as conn:  # daytime for the shop: the apology goes now, whatever the hour
+        conn.execute(sqlalchemy.text("UPDATE shops SET timezone = :tz"), {"tz": daytime_zone()})
+    engine.dispose()
     long_ago = (datetime.now(UTC) - timedelta(days=10)).isoformat()
     body = json.dumps(shopify_order(id=order_id, name=f"#{order_id}", cancelled_at=None, cancel_reason=None,
                                     financial_status="paid", total_price="100.00", processed_at=long_ago,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from plugin.storage.queue import queue
 from plugin.vocabulary import Locale
 from tests.support import smtp as smtp_server
 from tests.support.cli import redress
-from tests.support.platforms import post_shopify, post_wc, shopify_order, shopify_sample, wc_order
+from tests.support.platforms import post_shopify, post_wc, shopify_order, shopify_sample, wake, wc_order
 from tests.support.work import incidents, run_worker
 
 ORDER_ID = "820982911946154508"
@@ -40,9 +41,16 @@ def inbox(app):
 
 
 @pytest.fixture
-def shopify(shopify):
+def shopify(app, shopify):
     shopify.add_payable_order(ORDER_ID, total="404.95", shipping="10.00")
+    wake(app)
     return shopify
+
+
+@pytest.fixture
+def woo(app, woo):
+    wake(app)
+    return woo
 
 
 def set_policy(app, **sections):
@@ -96,8 +104,10 @@ def test_the_same_webhook_three_times_and_repeated_runs_send_one_message(app, cl
 
 
 def _quiet_now(app) -> datetime:
-    """Quiet hours (shop time, UTC here) around now, so incidents wait to be told; returns when they end."""
-    start, end = NOW - timedelta(hours=1), NOW + timedelta(hours=2)
+    """Quiet hours (shop time) around now, so incidents wait to be told; returns when they end."""
+    with db(app).session() as s:
+        tz = ZoneInfo(s.execute(select(Shop.timezone)).scalars().first())
+    start, end = (NOW - timedelta(hours=1)).astimezone(tz), (NOW + timedelta(hours=2)).astimezone(tz)
     set_policy(app, rules=[], communication={"quiet_hours": {"from": f"{start:%H:%M}", "to": f"{end:%H:%M}"}})
     return end.replace(second=0) + timedelta(minutes=1)
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from plugin.extensions import db
 from plugin.storage.models import DataExport, Incident, Message, Order, Shop, WebhookDelivery
-from tests.support.platforms import SHOP_DOMAIN, connect_shopify, post_shopify, shopify_order, shopify_sample
+from tests.support.platforms import SHOP_DOMAIN, connect_shopify, post_shopify, shopify_order, shopify_sample, wake
 from tests.support.work import count, deliveries, incidents, run_worker
 
 ORDER_ID = "820982911946154508"
@@ -37,6 +37,7 @@ def test_uninstall_stops_processing_orders_but_keeps_the_data(app, client):
 
 def test_a_data_request_exports_the_customers_orders_and_incidents(app, client):
     shop_id, _ = connect_shopify(app)
+    wake(app)  # daytime for the shop: the message goes now, whatever the hour
     declined(client)
     run_worker(app)
     request = shopify_sample("customers_data_request")
@@ -56,6 +57,7 @@ def test_a_data_request_exports_the_customers_orders_and_incidents(app, client):
 
 def test_redacting_a_customer_erases_them_and_keeps_anonymous_counts(app, client):
     connect_shopify(app)
+    wake(app)  # daytime for the shop: the message goes now, whatever the hour
     declined(client)
     run_worker(app)
     redact = shopify_sample("customers_redact")

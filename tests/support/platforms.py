@@ -56,6 +56,25 @@ def wc_order(**changes) -> dict[str, Any]:
     return order
 
 
+def daytime_zone(now: datetime | None = None) -> str:
+    """A time zone where it is about midday now, so a test's messages are never held back by the default
+    quiet hours (22:00-08:00 shop time) whatever time the suite runs at. The Etc/GMT names count the other way."""
+    offset = 12 - (now or datetime.now(UTC)).hour
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def wake(app) -> str:
+    """Every shop in a daytime zone (see `daytime_zone`); returns the zone."""
+    from plugin.storage.models import Shop
+
+    zone = daytime_zone()
+    with db(app).session() as s:
+        for shop in s.query(Shop):
+            shop.timezone = zone
+        s.commit()
+    return zone
+
+
 def connect_shopify(app, secret: str | None = SHOP_SECRET, domain: str = SHOP_DOMAIN, admin_url: str | None = None):
     with db(app).session() as s:
         # Nothing listens on port 9: tests that do not bring a platform fake never reach the internet.

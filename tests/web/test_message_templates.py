@@ -17,7 +17,7 @@ from plugin.messages.compose import check_template, sample_facts
 from plugin.storage.models import Incident, Message, Order, Shop
 from plugin.vocabulary import Locale
 from plugin.web.messages import VARIABLES
-from tests.support.platforms import connect_shopify, connect_woocommerce
+from tests.support.platforms import connect_shopify, connect_woocommerce, wake
 from tests.web.test_settings import sign_in
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -33,6 +33,7 @@ def csrf(page: str) -> str:
 
 
 def late_order(app, shop_id, n=1, email="lucia@example.es"):
+    wake(app)  # daytime for the shops: the message goes now, whatever the hour
     now = datetime.now(UTC)
     with db(app).session() as s:
         order = Order(shop_id=shop_id, platform_order_id=str(n), number=f"#{1000 + n}", total=Decimal("50"),
