@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from plugin.config import Config
-from plugin.vocabulary import CompensationAction, CompensationState, IncidentStatus, values
+from plugin.vocabulary import Channel, CompensationAction, CompensationState, CrisisStatus, IncidentStatus, values
 
 
 def _given_app():
@@ -397,6 +398,39 @@ def crises_detect():
     click.echo(f"{len(result['opened'])} crisis(es) opened, {result['joined']} incident(s) joined, "
                f"{result['briefs']} brief(s) to the team.", err=True)
     _print_json(result)
+
+
+@crises.command("update")
+@click.argument("crisis_id", type=int)
+@click.option("--text", default="", help="the update; empty: Redress's own words for the cause, in each language")
+@click.option("--status", type=click.Choice(values(CrisisStatus)), default=None, help="the crisis's new status")
+@click.option("--send", "send", is_flag=True, help="send it to every affected customer, once")
+def crises_update(crisis_id, text, status, send):
+    """Record an update on a crisis and, with --send, tell every affected customer in their language."""
+    from jobs import use_app
+    from plugin.crises.actions import CrisisError, post_update
+    from plugin.extensions import config, redis_conn
+    from plugin.messages.links import status_url
+    from plugin.storage.models import Crisis
+    from plugin.storage.queue import enqueue_notify
+
+    app, session = _session()
+    use_app(app)
+    channel = Channel.EMAIL if config(app).smtp_url else Channel.OUTBOX
+    with session as s:
+        crisis = s.get(Crisis, crisis_id)
+        if crisis is None:
+            _fail(f"no crisis {crisis_id}")
+        try:
+            posted = post_update(s, crisis, text=text, status=status, send_to_customers=send,
+                                 now=datetime.now(UTC), status_url=lambda i: status_url(app, i), channel=channel,
+                                 mail_from=config(app).mail_from)
+        except CrisisError as exc:
+            _fail(str(exc))
+        s.commit()
+        ids = [m.id for m in posted.messages]
+    enqueue_notify(redis_conn(app), *ids)
+    click.echo(f"crisis {crisis_id}: update recorded, {len(ids)} customer(s) to be told", err=True)
 
 
 @crises.command("list")

@@ -100,7 +100,7 @@ def language(incident: Incident) -> Locale:
 
 
 def _record(session: Session, incident: Incident, due: Due, now: datetime, status_url: str, channel: Channel,
-            mail_from: str) -> Message:
+            mail_from: str, extra: dict[str, Any] | None = None) -> Message:
     shop, order = incident.order.shop, incident.order
     comm, cal = communication_of(shop), calendar_of(shop)
     locale = language(incident)
@@ -108,7 +108,7 @@ def _record(session: Session, incident: Incident, due: Due, now: datetime, statu
     after = [*told(incident), Told(due.purpose, due.sequence, now)]
     promise = promised_update(after, comm, cal) if _promises_more(incident, due) else None
     facts = OrderFacts.from_json(order.facts) if order.facts else OrderFacts(order_id=order.platform_order_id)
-    words = customer_facts(incident, facts, due, promise, status_url, comm)
+    words = {**customer_facts(incident, facts, due, promise, status_url, comm), **(extra or {})}
     composed = _compose(due.purpose, locale, cal, now, words, shop)
     msg = Message(
         shop_id=shop.id, key=f"incident:{incident.id}:{due.purpose}:{due.sequence}", audience=Audience.CUSTOMER,
@@ -161,3 +161,14 @@ def preview(incident: Incident | None, shop: Shop, purpose: Purpose, locale: Loc
     promise = promised_update([*told(incident), Told(purpose, 1, now)], comm, cal)
     words = customer_facts(incident, facts, Due(purpose, 1, issued), promise, status_url, comm)
     return compose(purpose, locale, cal.tz, now, words, own)
+
+
+def record_crisis_update(session: Session, incident: Incident, crisis: dict[str, Any], text: str, now: datetime,
+                         status_url: str, channel: Channel, mail_from: str) -> Message | None:
+    """One crisis update to this incident's customer, in their language: the team's words (or, with none,
+    Redress's own for the cause) and the next update promised. None when there is no address to write to."""
+    if not case_of(incident).reachable:
+        return None
+    sequence = 1 + max((m.sequence for m in incident.messages if m.purpose == Purpose.CRISIS), default=0)
+    return _record(session, incident, Due(Purpose.CRISIS, sequence), now, status_url, channel, mail_from,
+                   extra={"crisis": crisis, "crisis_text": text})

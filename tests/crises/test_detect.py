@@ -51,7 +51,7 @@ def stalled(app, shop_id, opened: datetime, carrier="Correos", country="ES", reg
             k = next(_n)
             order = Order(shop_id=shop_id, platform_order_id=f"{shop_id}-{k}", number=f"#{k}", total=Decimal("40"),
                           currency="EUR", customer_email=f"c{k}@example.es", carrier=carrier, country=country,
-                          region=region, facts={})
+                          region=region, facts={"order_id": f"{shop_id}-{k}", "country": country})
             inc = Incident(shop_id=shop_id, order=order, kind=kind, responsibility=responsibility, status="open",
                            evidence=[], opened_at=opened, late_since=opened)
             s.add(inc)
@@ -174,3 +174,90 @@ def test_the_crisis_settings_are_checked_like_the_rest_of_the_policy(app, tmp_pa
     redress(app, "shops", "policy", str(shop_id), "--set", str(path))
     stalled(app, shop_id, NOW - timedelta(hours=1), n=15)
     assert crises.detect(NOW)["opened"] == []  # 15 is below this shop's own minimum
+
+
+def _post(app, crisis_id, **kw):
+    from jobs import notify
+    from plugin.crises.actions import post_update
+    from plugin.messages.links import status_url
+    from plugin.vocabulary import Channel
+
+    with db(app).session() as s:
+        crisis = s.get(Crisis, crisis_id)
+        posted = post_update(s, crisis, now=datetime.now(UTC), status_url=lambda i: status_url(app, i),
+                             channel=Channel.EMAIL, mail_from="Redress <no-reply@redress.example>", **kw)
+        s.commit()
+        ids = [m.id for m in posted.messages]
+    for i in ids:
+        notify.send(i)
+    return ids
+
+
+def test_one_update_reaches_every_affected_customer_once_in_their_language(app, inbox):
+    from tests.support.platforms import wake
+
+    shop_id = a_shop(app)
+    wake(app)
+    spanish = stalled(app, shop_id, NOW - timedelta(hours=2), n=8)
+    english = stalled(app, shop_id, NOW - timedelta(hours=2), n=2, country="ES", region="GA")
+    with db(app).session() as s:
+        for i in english:
+            s.get(Incident, i).locale = "en"
+        s.commit()
+    [crisis_id] = crises.detect(NOW)["opened"]
+    run_worker(app)  # the brief
+    assert len(_post(app, crisis_id, text="", status="identified", send_to_customers=True)) == 10
+    customers = [m for m in inbox.parsed() if m["To"] != "ops@tienda.example"]
+    assert len(customers) == 10 and len({m["To"] for m in customers}) == 10  # each once
+    es = next(m for m in customers if m["Subject"].startswith("Pedido"))
+    assert "Correos está teniendo problemas para entregar en tu zona" in smtp_server.text_of(es)
+    assert "Te enviaremos la próxima actualización como muy tarde el" in smtp_server.text_of(es)
+    en = next(m for m in customers if m["Subject"].startswith("Order"))
+    assert "Correos is having trouble delivering in your area" in smtp_server.text_of(en)
+
+    _post(app, crisis_id, text="Correos has cleared the backlog in Galicia; parcels move again from Monday.",
+          status="monitoring", send_to_customers=True)
+    latest = [m for m in inbox.parsed() if m["To"] != "ops@tienda.example"][10:]
+    assert len(latest) == 10 and all("cleared the backlog" in smtp_server.text_of(m) for m in latest)
+    with db(app).session() as s:
+        msgs = s.execute(select(Incident).where(Incident.id.in_(spanish[:1]))).scalar_one().messages
+        assert [(m.purpose, m.sequence) for m in msgs] == [("crisis", 1), ("crisis", 2)]
+    [row] = json.loads(redress(app, "crises", "list", "--json").stdout)
+    assert row["status"] == "monitoring"
+    assert [(u["status"], u["sent_to"]) for u in row["updates"]] == [("identified", 10), ("monitoring", 10)]
+
+
+def test_an_update_the_crisis_cannot_take_is_refused_and_changes_nothing(app, inbox):
+    from plugin.crises.actions import CrisisError
+
+    shop_id = a_shop(app)
+    stalled(app, shop_id, NOW - timedelta(hours=2), n=9)
+    [crisis_id] = crises.detect(NOW)["opened"]
+    with pytest.raises(CrisisError, match="status must be one of"):
+        _post(app, crisis_id, text="x", status="solved", send_to_customers=True)
+    with pytest.raises(CrisisError, match="longer than 5,000"):
+        _post(app, crisis_id, text="x" * 5001, status=None, send_to_customers=True)
+    _post(app, crisis_id, text="Correos confirmed the cause and it is fixed.", status="resolved",
+          send_to_customers=False)
+    with pytest.raises(CrisisError, match="resolved"):
+        _post(app, crisis_id, text="again", status=None, send_to_customers=True)
+    [row] = json.loads(redress(app, "crises", "list", "--json").stdout)
+    assert row["status"] == "resolved" and row["resolved_at"] and row["summary"].startswith("Correos confirmed")
+    assert [u["sent_to"] for u in row["updates"]] == [0]
+
+
+def test_the_team_updates_a_crisis_from_the_command_line(app, inbox):
+    from tests.support.platforms import wake
+
+    shop_id = a_shop(app)
+    wake(app)
+    stalled(app, shop_id, NOW - timedelta(hours=2), n=9)
+    [crisis_id] = crises.detect(NOW)["opened"]
+    out = redress(app, "crises", "update", str(crisis_id), "--status", "identified", "--send",
+                  "--text", "Correos tells us a storm closed its Galicia hub; parcels move again tomorrow.")
+    assert "9 customer(s) to be told" in out.stderr
+    run_worker(app)
+    told = [m for m in inbox.parsed() if m["To"] != "ops@tienda.example"]
+    assert len(told) == 9 and all("storm closed its Galicia hub" in smtp_server.text_of(m) for m in told)
+    missing = redress(app, "crises", "update", "999", "--status", "identified", check=False)
+    assert missing.exit_code != 0 and "no crisis 999" in missing.stderr

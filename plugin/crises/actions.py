@@ -1,0 +1,57 @@
+"""What the team does with a crisis: move it through its states and speak once to everyone it touches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from plugin.messages.record import record_crisis_update
+from plugin.orders.facts import iso
+from plugin.storage.models import Crisis, Message
+from plugin.vocabulary import OPEN_STATUSES, Channel, CrisisStatus, values
+
+TEXT_MAX = 5_000
+
+
+class CrisisError(ValueError):
+    """An update that cannot be made, in words for the merchant."""
+
+
+@dataclass
+class Posted:
+    messages: list[Message] = field(default_factory=list)  # to send once committed
+
+
+def post_update(session: Session, crisis: Crisis, *, text: str, status: str | None, send_to_customers: bool,
+                now: datetime, status_url: Callable[[int], str], channel: Channel, mail_from: str) -> Posted:
+    """Record an update (its text, and the crisis's new status), and with `send_to_customers` one `crisis`
+    message to the customer of every open incident of the crisis. The caller commits, then sends."""
+    text = (text or "").strip()
+    if len(text) > TEXT_MAX:
+        raise CrisisError(f"the update is longer than {TEXT_MAX:,} characters")
+    if status is not None and status not in values(CrisisStatus):
+        raise CrisisError(f"status must be one of {', '.join(values(CrisisStatus))}")
+    if crisis.status == CrisisStatus.RESOLVED:
+        raise CrisisError("the crisis is resolved; it takes no more updates")
+    if not text and not send_to_customers and status is None:
+        raise CrisisError("an update needs a text, a new status or both")
+    out = Posted()
+    if send_to_customers:
+        cause = dict(crisis.cause)
+        for incident in crisis.incidents:
+            if incident.status in OPEN_STATUSES:
+                msg = record_crisis_update(session, incident, cause, text, now, status_url(incident.id), channel,
+                                           mail_from)
+                if msg is not None:
+                    out.messages.append(msg)
+    if status is not None:
+        crisis.status = CrisisStatus(status)
+        crisis.resolved_at = now if crisis.status == CrisisStatus.RESOLVED else None
+        if crisis.status == CrisisStatus.RESOLVED and text:
+            crisis.summary = text  # what happened, kept for the analytics
+    crisis.updates = [*crisis.updates, {"at": iso(now), "status": str(crisis.status), "text": text,
+                                        "sent_to": len(out.messages)}]
+    return out
