@@ -433,6 +433,38 @@ def crises_update(crisis_id, text, status, send):
     click.echo(f"crisis {crisis_id}: update recorded, {len(ids)} customer(s) to be told", err=True)
 
 
+@crises.command("compensate")
+@click.argument("crisis_id", type=int)
+@click.option("--action", "action", required=True, type=click.Choice(values(CompensationAction)))
+@click.option("--percent", default=None, help="for a percent refund or coupon")
+@click.option("--amount", default=None, help="for an amount refund or coupon")
+@click.option("--valid-days", "valid_days", type=int, default=None, help="for a coupon (default 90)")
+def crises_compensate(crisis_id, action, percent, amount, valid_days):
+    """One decision for every affected customer: the compensation planned, approved and issued for each open
+    incident of the crisis it has not compensated yet."""
+    from plugin.compensation.decisions import DecisionError, compensate_all
+    from plugin.extensions import redis_conn
+    from plugin.storage.models import Crisis
+    from plugin.storage.queue import enqueue_compensation, request_messages
+
+    raw = {"action": action, **{k: v for k, v in (("percent", percent), ("amount", amount),
+                                                   ("valid_days", valid_days)) if v is not None}}
+    app, session = _session()
+    with session as s:
+        crisis = s.get(Crisis, crisis_id)
+        if crisis is None:
+            _fail(f"no crisis {crisis_id}")
+        try:
+            planned = compensate_all(s, crisis.incidents, raw, f"crisis{crisis.id}", datetime.now(UTC))
+        except DecisionError as exc:
+            _fail(str(exc))
+        s.commit()
+        ids = [c.id for c in planned]
+    enqueue_compensation(redis_conn(app), *ids)
+    request_messages(redis_conn(app))
+    click.echo(f"crisis {crisis_id}: {len(ids)} compensation(s) planned and approved", err=True)
+
+
 @crises.command("list")
 @click.option("--shop", "shop_id", type=int, default=None, help="only this shop's crises")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")

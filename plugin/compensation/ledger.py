@@ -18,6 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -32,12 +33,14 @@ from plugin.compensation.rules import (
     Planned,
     Policy,
     PolicyError,
+    RuleAction,
     first_match,
     offered,
     parse_policy,
     plan,
     plan_offer,
     plan_option,
+    price,
 )
 from plugin.orders.facts import iso
 from plugin.orders.money import fmt
@@ -236,6 +239,29 @@ def plan_chosen(session: Session, incident: Incident, index: int, choice: int, n
     if p is None:
         return None
     return _record(incident, p, choice_key(shop, order, incident, choice, index, p.action), ctx.currency, now)
+
+
+def plan_decided(session: Session, incident: Incident, action: RuleAction, decision: str,
+                 now: datetime) -> Compensation | None:
+    """A compensation a person decided on (one for every customer of a crisis): priced like a rule's action and
+    planned already approved, once per incident and decision (the key names both). A refund never takes the
+    order past what was paid; None when nothing is left to give or the decision was carried out already."""
+    order, shop = incident.order, incident.order.shop
+    key = idempotency_key(shop, order, incident, f"{decision}-{action.action}")
+    if any(c.idempotency_key == key for c in incident.compensations):
+        return None
+    ctx = context(session, incident, order, now, count_orders=False)
+    p = price(action, ctx, decision)
+    if p is not None and not CompensationAction(p.action).is_coupon:
+        refunded = sum((c.amount or Decimal(0) for i in order.incidents for c in i.compensations
+                        if c.state in SPENT_STATES and not CompensationAction(c.action).is_coupon), Decimal(0))
+        left = max((order.total or Decimal(0)) - refunded, Decimal(0))
+        p = replace(p, amount=min(p.amount or Decimal(0), left), value=min(p.value, left)) if left > 0 else None
+    if p is None:
+        return None
+    comp = _record(incident, replace(p, needs_approval=False), key, ctx.currency, now)
+    settle_incident(incident)
+    return comp
 
 
 def _offered(offer: dict[str, Any], index: int, ctx: IncidentContext) -> Planned:

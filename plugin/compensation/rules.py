@@ -303,6 +303,17 @@ def _parse_actions(then: Any, label: str, problems: list[str]) -> tuple[RuleActi
     return actions
 
 
+def parse_action(raw: Any, where: str = "The compensation") -> tuple[RuleAction | None, list[str]]:
+    """One action as a rule's `then` holds it (`{"action": "coupon_percent", "percent": "10"}`), checked alike."""
+    problems: list[str] = []
+    return _parse_action(raw, where, problems), problems
+
+
+def price(a: RuleAction, ctx: IncidentContext, rule: str) -> Planned | None:
+    """What one action gives this incident's order, before caps (None when it would give nothing)."""
+    return _price(a, ctx, rule)
+
+
 def _parse_action(raw: Any, where: str, problems: list[str], also: tuple[str, ...] = ()) -> RuleAction | None:
     if not isinstance(raw, dict) or raw.get("action") not in values(A):
         got = raw.get("action") if isinstance(raw, dict) else raw

@@ -55,3 +55,4 @@ def post_update(session: Session, crisis: Crisis, *, text: str, status: str | No
     crisis.updates = [*crisis.updates, {"at": iso(now), "status": str(crisis.status), "text": text,
                                         "sent_to": len(out.messages)}]
     return out
+

@@ -261,3 +261,24 @@ def test_the_team_updates_a_crisis_from_the_command_line(app, inbox):
     assert len(told) == 9 and all("storm closed its Galicia hub" in smtp_server.text_of(m) for m in told)
     missing = redress(app, "crises", "update", "999", "--status", "identified", check=False)
     assert missing.exit_code != 0 and "no crisis 999" in missing.stderr
+
+
+def test_one_decision_compensates_every_affected_customer_once(app, shopify, inbox):
+    with db(app).session() as s:
+        s.get(Shop, shopify.shop_id).policy = {**s.get(Shop, shopify.shop_id).policy,
+                                               "communication": {"team_emails": ["ops@tienda.example"]}}
+        s.commit()
+    wave = stalled(app, shopify.shop_id, NOW - timedelta(hours=2), n=9)
+    [crisis_id] = crises.detect(NOW)["opened"]
+    bad = redress(app, "crises", "compensate", str(crisis_id), "--action", "coupon_percent", check=False)
+    assert bad.exit_code != 0 and "percent is missing" in bad.stderr
+    out = redress(app, "crises", "compensate", str(crisis_id), "--action", "coupon_percent", "--percent", "10")
+    assert "9 compensation(s) planned and approved" in out.stderr
+    again = redress(app, "crises", "compensate", str(crisis_id), "--action", "coupon_percent", "--percent", "10")
+    assert "0 compensation(s)" in again.stderr  # the same decision twice gives nothing twice
+    run_worker(app)
+    with db(app).session() as s:
+        comps = [c for i in wave for c in s.get(Incident, i).compensations]
+        assert [(c.action, c.state, str(c.percent)) for c in comps] == [("coupon_percent", "issued", "10.000")] * 9
+        codes = {c.code for c in comps}
+    assert len(codes) == 9 and codes == {d["input"]["code"] for d in shopify.discounts.values()}
