@@ -380,6 +380,32 @@ def incidents_list(shop_id, status, as_json):
                 click.echo(f"       compensation {c['id']}: {_compensation_line(c)}")
 
 
+@main.command()
+@click.option("--shop", "shop_id", type=int, required=True)
+@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="first day (UTC, default 30 days ago)")
+@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="last day, included (default today)")
+def analytics(shop_id, start, end):
+    """One shop's analytics for a range of days, as JSON."""
+    from datetime import timedelta
+
+    from plugin.analytics.report import report
+    from plugin.storage.models import Shop
+
+    now = datetime.now(UTC)
+    last = end.date() if end else now.date()
+    first = start.date() if start else last - timedelta(days=29)
+    if first > last:
+        _fail("--from must not be after --to")
+    _app, session = _session()
+    with session as s:
+        shop = s.get(Shop, shop_id)
+        if shop is None:
+            _fail(f"no shop {shop_id}")
+        _print_json(report(s, shop, first, last, now))
+
+
 @main.group()
 def crises():
     """Crises: one cause hitting many customers at once."""
