@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from jobs import get_app
 from plugin.extensions import config, db, redis_conn
+from plugin.analytics.monthly import record_monthly
 from plugin.messages.digest import record_digest
 from plugin.messages.links import status_url
 from plugin.messages.record import consider
@@ -231,19 +232,23 @@ def _email(msg: Message):
 
 
 def digest(now: datetime | None = None) -> dict:
-    """Each shop's daily digest, once its day's has come (the clock asks every quarter of an hour)."""
+    """Each shop's daily digest, once its day's has come, and its monthly "what to fix" report, once its month's
+    has (the clock asks every quarter of an hour)."""
     app = get_app()
     now = now or datetime.now(UTC)
-    recorded: list[int] = []
+    recorded: dict[str, list[int]] = {"digests": [], "monthly": []}
     with db(app).session() as s:
         for shop in s.execute(select(Shop).where(Shop.active.is_(True)).order_by(Shop.id)).scalars():
-            msg = record_digest(s, shop, now, f"{config(app).public_url}/settings/messages")
-            try:
-                s.commit()
-            except IntegrityError:  # recorded meanwhile by another clock's run
-                s.rollback()
-                continue
-            if msg is not None:
-                recorded.append(msg.id)
-    enqueue_notify(redis_conn(app), *recorded)
-    return {"digests": len(recorded)}
+            for kind, record in (("digests", lambda: record_digest(
+                    s, shop, now, f"{config(app).public_url}/settings/messages")),
+                                 ("monthly", lambda: record_monthly(s, shop, now))):
+                msg = record()
+                try:
+                    s.commit()
+                except IntegrityError:  # recorded meanwhile by another clock's run
+                    s.rollback()
+                    continue
+                if msg is not None:
+                    recorded[kind].append(msg.id)
+    enqueue_notify(redis_conn(app), *recorded["digests"], *recorded["monthly"])
+    return {"digests": len(recorded["digests"]), "monthly": len(recorded["monthly"])}
