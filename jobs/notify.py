@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from jobs import get_app
-from plugin.extensions import config, db, redis_conn
 from plugin.analytics.monthly import record_monthly
+from plugin.extensions import config, db, redis_conn
 from plugin.messages.digest import record_digest
 from plugin.messages.links import status_url
 from plugin.messages.record import consider
