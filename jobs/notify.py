@@ -237,18 +237,21 @@ def digest(now: datetime | None = None) -> dict:
     app = get_app()
     now = now or datetime.now(UTC)
     recorded: dict[str, list[int]] = {"digests": [], "monthly": []}
+    desk = f"{config(app).public_url}/settings/messages"
     with db(app).session() as s:
         for shop in s.execute(select(Shop).where(Shop.active.is_(True)).order_by(Shop.id)).scalars():
-            for kind, record in (("digests", lambda: record_digest(
-                    s, shop, now, f"{config(app).public_url}/settings/messages")),
-                                 ("monthly", lambda: record_monthly(s, shop, now))):
-                msg = record()
-                try:
-                    s.commit()
-                except IntegrityError:  # recorded meanwhile by another clock's run
-                    s.rollback()
-                    continue
-                if msg is not None:
-                    recorded[kind].append(msg.id)
+            _keep(s, recorded["digests"], record_digest(s, shop, now, desk))
+            _keep(s, recorded["monthly"], record_monthly(s, shop, now))
     enqueue_notify(redis_conn(app), *recorded["digests"], *recorded["monthly"])
     return {"digests": len(recorded["digests"]), "monthly": len(recorded["monthly"])}
+
+
+def _keep(s, ids: list[int], msg: Message | None) -> None:
+    """Commit what was recorded; one recorded meanwhile by another clock's run is that run's to send."""
+    try:
+        s.commit()
+    except IntegrityError:
+        s.rollback()
+        return
+    if msg is not None:
+        ids.append(msg.id)
