@@ -90,10 +90,7 @@ def ranked(tallies: dict[Cause, _Tally]) -> list[tuple[Cause, _Tally]]:
 
 def sentence(cause: Cause, t: _Tally) -> str:
     cost = ", ".join(f"{fmt(v, c)} {c}".strip() for c, v in sorted(t.cost.items()) if v) or "nothing"
-    if t.before:
-        trend = f"{t.count / t.before:.1f}× the month before ({t.before})"
-    else:
-        trend = "new this month"
+    trend = f"{t.count / t.before:.1f}× the month before ({t.before})" if t.before else "new this month"
     return f"{_name(cause)}: {t.count} incident{'s' if t.count != 1 else ''}, {cost} in compensation; {trend}."
 
 
