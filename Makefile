@@ -53,6 +53,7 @@ bench: $(STAMP) system-packages
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/messages.py
+	$(BIN)/python bench/crises.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

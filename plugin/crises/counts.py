@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -53,9 +54,10 @@ def count_all(session: Session, now: datetime, shop_ids: list[int] | None = None
             .where(Incident.opened_at > since, Incident.opened_at <= now))
     if shop_ids is not None:
         base = base.where(Incident.shop_id.in_(shop_ids))
-    for shop_id, opened, _ in session.execute(base):
+    conn = session.connection()  # plain rows: tens of thousands of them on a big instance
+    for shop_id, opened, _ in conn.execute(base):
         shops[shop_id].total[DAYS - 1 - _day(now, opened)] += 1
-    for shop_id, opened, cause in _causes(session, base):
+    for shop_id, opened, cause in _causes(conn, base):
         shops[shop_id].add(cause, _day(now, opened))
     return dict(shops)
 
@@ -64,25 +66,30 @@ def _day(now: datetime, opened: datetime) -> int:
     return min(int((now - opened) / DAY), DAYS - 1)
 
 
-def _causes(session: Session, base):
+def _causes(conn, base):
     with_order = base.join(Order, Order.id == Incident.order_id)
     lanes = with_order.add_columns(Order.carrier, Order.country, Order.region).where(
         Incident.responsibility == Responsibility.CARRIER, Order.carrier.is_not(None))
-    for shop_id, opened, _, carrier, country, region in session.execute(lanes):
+    for shop_id, opened, _, carrier, country, region in conn.execute(lanes):
         yield shop_id, opened, carrier_region(carrier, country, region)
     gateways = with_order.add_columns(Order.gateway).where(
         Incident.kind == Kind.PAYMENT_FAILED, Order.gateway.is_not(None))
-    for shop_id, opened, _, gateway in session.execute(gateways):
-        yield shop_id, opened, Cause(CauseType.PAYMENT, (("gateway", gateway),))
+    for shop_id, opened, _, gateway in conn.execute(gateways):
+        yield shop_id, opened, _cause(CauseType.PAYMENT, (("gateway", gateway),))
     products = with_order.join(OrderItem, OrderItem.order_id == Order.id).add_columns(OrderItem.sku).where(
         Incident.responsibility == Responsibility.SHOP, OrderItem.sku.is_not(None)).distinct()  # a SKU on two lines
-    for shop_id, opened, _, sku in session.execute(products):
-        yield shop_id, opened, Cause(CauseType.PRODUCT, (("sku", sku),))
+    for shop_id, opened, _, sku in conn.execute(products):
+        yield shop_id, opened, _cause(CauseType.PRODUCT, (("sku", sku),))
 
 
 def carrier_region(carrier: str, country: str | None, region: str | None) -> Cause:
-    return Cause(CauseType.CARRIER_REGION, (("carrier", carrier), ("country", country or ""),
-                                            ("region", region or "")))
+    return _cause(CauseType.CARRIER_REGION, (("carrier", carrier), ("country", country or ""),
+                                             ("region", region or "")))
+
+
+@lru_cache(maxsize=65_536)
+def _cause(kind: CauseType, fields: tuple[tuple[str, str], ...]) -> Cause:
+    return Cause(kind, fields)  # the same few thousand causes come back on every row and every pass
 
 
 def cause_of(incident: Incident) -> list[Cause]:

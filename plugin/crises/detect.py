@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from plugin.crises.brief import record_brief
 from plugin.crises.counts import DAY, Cause, ShopCounts, cause_of, count_all
-from plugin.crises.signals import Signal, Thresholds, assess, parse_thresholds
+from plugin.crises.signals import LOWEST_MINIMUM, Signal, Thresholds, assess, parse_thresholds
 from plugin.storage.models import Crisis, Incident, Message, Order, Shop
 from plugin.vocabulary import OPEN_STATUSES, CrisisStatus
 
@@ -28,12 +28,14 @@ def detect(session: Session, now: datetime, shop_ids: list[int] | None = None) -
     """The caller commits. A crisis opened meanwhile by another pass is left to that one."""
     out = Pass()
     counts = count_all(session, now, shop_ids)
-    shops = {s.id: s for s in session.execute(select(Shop).where(Shop.id.in_(counts), Shop.active.is_(True)))
+    # Only shops with a cause that could reach any shop's minimum today are read and weighed.
+    likely = [i for i, c in counts.items() if any(days[-1] >= LOWEST_MINIMUM for days in c.by_cause.values())]
+    shops = {s.id: s for s in session.execute(select(Shop).where(Shop.id.in_(likely), Shop.active.is_(True)))
              .scalars()}
     open_now = {(c.shop_id, c.cause_key): c for c in session.execute(
         select(Crisis).where(Crisis.status != CrisisStatus.RESOLVED)).scalars()}
     for shop_id, shop_counts in counts.items():
-        shop = shops.get(shop_id)
+        shop = shops.get(shop_id)  # None: inactive, or nothing near a crisis today
         if shop is None:
             continue
         for cause, signal in _alarms(shop_counts, thresholds_of(shop)):

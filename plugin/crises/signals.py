@@ -100,9 +100,11 @@ def _clearly_above(observed: int, expected: float, t: Thresholds) -> bool:
     return observed >= t.min_incidents and observed >= t.min_ratio * expected
 
 
+LOWEST_MINIMUM = 3  # no shop can set a crisis below this many incidents in a day
+
 _LIMITS: dict[str, tuple[float, float]] = {
-    "min_incidents": (3, 10_000), "min_ratio": (1.1, 100), "binomial_alpha": (1e-9, 0.05), "ears_c2": (1, 10),
-    "ears_c3": (0.5, 20), "history_for_binomial": (20, 1_000_000)}
+    "min_incidents": (LOWEST_MINIMUM, 10_000), "min_ratio": (1.1, 100), "binomial_alpha": (1e-9, 0.05),
+    "ears_c2": (1, 10), "ears_c3": (0.5, 20), "history_for_binomial": (20, 1_000_000)}
 
 
 def parse_thresholds(raw: Any) -> tuple[Thresholds, list[str]]:
