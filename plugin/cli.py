@@ -382,22 +382,19 @@ def incidents_list(shop_id, status, as_json):
 
 @main.command()
 @click.option("--shop", "shop_id", type=int, required=True)
-@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="first day (UTC, default 30 days ago)")
-@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="last day, included (default today)")
+@click.option("--from", "start", default=None, help="first day, YYYY-MM-DD (UTC; default 30 days before --to)")
+@click.option("--to", "end", default=None, help="last day, included (default today)")
 def analytics(shop_id, start, end):
     """One shop's analytics for a range of days, as JSON."""
-    from datetime import timedelta
-
+    from plugin.analytics.ranges import RangeError, date_range
     from plugin.analytics.report import report
     from plugin.storage.models import Shop
 
     now = datetime.now(UTC)
-    last = end.date() if end else now.date()
-    first = start.date() if start else last - timedelta(days=29)
-    if first > last:
-        _fail("--from must not be after --to")
+    try:
+        first, last = date_range(start, end, now.date())
+    except RangeError as exc:
+        _fail(str(exc).replace("'from'", "--from").replace("'to'", "--to"))
     _app, session = _session()
     with session as s:
         shop = s.get(Shop, shop_id)
