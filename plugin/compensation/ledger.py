@@ -180,6 +180,22 @@ def plan_for_incident(session: Session, incident: Incident, order: Order, shop: 
     return new
 
 
+def replan(session: Session, incident: Incident, now: datetime) -> tuple[list[Compensation], list[Compensation]]:
+    """After a person changed the verdict: what the rules owe now is planned, and what the rules planned
+    before that they no longer owe is withdrawn unless it is being issued or was (a customer's choice and a
+    person's decision stay). Returns (planned, withdrawn). An action withdrawn is not planned again."""
+    order, shop = incident.order, incident.order.shop
+    policy = _policy(shop)
+    rule = first_match(policy, context(session, incident, order, now, count_orders=_counts_orders(policy)))
+    owed = {a.action for a in rule.then} if rule is not None else set()
+    withdrawn = [c for c in incident.compensations
+                 if c.action not in owed and c.idempotency_key == idempotency_key(shop, order, incident, c.action)
+                 and withdraw(session, c, now)]
+    planned = plan_for_incident(session, incident, order, shop, now)
+    settle_incident(incident)
+    return planned, withdrawn
+
+
 def _record(incident: Incident, p: Planned, key: str, currency: str, now: datetime) -> Compensation:
     comp = Compensation(
         action=p.action, amount=p.amount, percent=p.percent, currency=currency, value=p.value,

@@ -28,7 +28,7 @@ def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, 
     out = Applied()
     if a.dismiss is not None:
         for gone in open_by_family.values():
-            _dismiss(session, gone, a.dismiss, now)  # the order is gone: nothing left to compensate
+            dismiss(session, gone, a.dismiss, now)  # the order is gone: nothing left to compensate
         order.next_check_at = None
         return out
     for f in a.findings:
@@ -44,7 +44,7 @@ def apply_assessment(session: Session, order: Order, shop: Shop, a: Assessment, 
     for fam, evidence in a.withdrawn.items():
         if fam in open_by_family and fam not in active:
             # Opened without grounds: dismissed, and what was not paid yet is not owed.
-            _dismiss(session, open_by_family.pop(fam), evidence, now)
+            dismiss(session, open_by_family.pop(fam), evidence, now)
     out.resolved += _resolve(open_by_family, a.recovered, active, now)
     order.next_check_at = a.next_check_at
     return out
@@ -64,7 +64,7 @@ def _update(inc: Incident, f: Finding) -> None:
     if inc.kind != f.kind:
         changes.append(f"now {f.kind} (was {inc.kind})")
         inc.kind = f.kind
-    if inc.responsibility != f.responsibility:
+    if inc.responsibility != f.responsibility and team_verdict(inc) is None:
         changes.append(f"verdict changed from {inc.responsibility} to {f.responsibility}")
         inc.responsibility = f.responsibility
     if changes:
@@ -90,7 +90,13 @@ def _resolve(open_by_family: dict[Family, Incident], recovered: dict[Family, lis
     return resolved
 
 
-def _dismiss(session: Session, incident: Incident, evidence: list[Evidence], now: datetime) -> None:
+def team_verdict(incident: Incident) -> str | None:
+    """The verdict a person gave this incident, if one did: the facts seen later no longer change it."""
+    return next((e["verdict"] for e in reversed(incident.evidence) if e.get("verdict")), None)
+
+
+def dismiss(session: Session, incident: Incident, evidence: list[Evidence], now: datetime) -> None:
+    """Closed without grounds: what was not issued yet is not owed."""
     add_evidence(incident, evidence)
     incident.status, incident.resolved_at = IncidentStatus.DISMISSED, now
     for comp in incident.compensations:

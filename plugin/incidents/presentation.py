@@ -16,6 +16,11 @@ from plugin.storage.models import Compensation, Incident, Order
 from plugin.vocabulary import CompensationAction
 
 
+# What the incident JSON reads, loaded with the incidents rather than one query each.
+LOADS = (selectinload(Incident.order).selectinload(Order.shop), selectinload(Incident.order).selectinload(Order.items),
+         selectinload(Incident.compensations), selectinload(Incident.messages), selectinload(Incident.notes))
+
+
 def incident_json(inc: Incident, link: Callable[[int], str] | None = None) -> dict[str, Any]:
     """`link` makes an incident's status-page URL (it needs the app's secret); without it the URL is null."""
     o = inc.order
@@ -30,6 +35,11 @@ def incident_json(inc: Incident, link: Callable[[int], str] | None = None) -> di
             "total": fmt(o.total, o.currency),
             "shipping": fmt(o.shipping, o.currency),
             "currency": o.currency,
+            "country": o.country,
+            "region": o.region,
+            "carrier": o.carrier,
+            "service": o.service,
+            "items": [{"sku": i.sku, "title": i.title, "quantity": i.quantity} for i in o.items],
         },
         "kind": inc.kind,
         "responsibility": inc.responsibility,
@@ -40,6 +50,9 @@ def incident_json(inc: Incident, link: Callable[[int], str] | None = None) -> di
         "compensations": [compensation_json(c) for c in inc.compensations],
         "customer": {**customer_json(inc, link), "offer": offer_json(inc)},
         "messages": [message_json(m) for m in inc.messages],
+        "crisis_id": inc.crisis_id,
+        "notes": [{"id": n.id, "text": n.text, "author": n.author, "created_at": iso(n.created_at)}
+                  for n in inc.notes],
     }
 
 
@@ -61,8 +74,7 @@ def compensation_json(c: Compensation) -> dict[str, Any]:
 def list_incidents(session: Session, shop_id: int | None = None, status: str | None = None,
                    limit: int | None = None, link: Callable[[int], str] | None = None) -> list[dict[str, Any]]:
     q = (select(Incident)
-         .options(selectinload(Incident.order).selectinload(Order.shop), selectinload(Incident.compensations),
-                  selectinload(Incident.messages))
+         .options(*LOADS)
          .order_by(Incident.id))
     if shop_id is not None:
         q = q.where(Incident.shop_id == shop_id)

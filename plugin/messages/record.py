@@ -100,7 +100,7 @@ def language(incident: Incident) -> Locale:
 
 
 def _record(session: Session, incident: Incident, due: Due, now: datetime, status_url: str, channel: Channel,
-            mail_from: str, extra: dict[str, Any] | None = None) -> Message:
+            mail_from: str, extra: dict[str, Any] | None = None, shops_template: bool = True) -> Message:
     shop, order = incident.order.shop, incident.order
     comm, cal = communication_of(shop), calendar_of(shop)
     locale = language(incident)
@@ -109,7 +109,7 @@ def _record(session: Session, incident: Incident, due: Due, now: datetime, statu
     promise = promised_update(after, comm, cal) if _promises_more(incident, due) else None
     facts = OrderFacts.from_json(order.facts) if order.facts else OrderFacts(order_id=order.platform_order_id)
     words = {**customer_facts(incident, facts, due, promise, status_url, comm), **(extra or {})}
-    composed = _compose(due.purpose, locale, cal, now, words, shop)
+    composed = _compose(due.purpose, locale, cal, now, words, shop if shops_template else None)
     msg = Message(
         shop_id=shop.id, key=f"incident:{incident.id}:{due.purpose}:{due.sequence}", audience=Audience.CUSTOMER,
         purpose=due.purpose, sequence=due.sequence, channel=channel, to_address=order.customer_email,
@@ -127,7 +127,11 @@ def _promises_more(incident: Incident, due: Due) -> bool:
     return due.purpose != Purpose.RESOLVED and follows_up(incident)
 
 
-def _compose(purpose: Purpose, locale: Locale, cal: Calendar, now: datetime, words: dict[str, Any], shop: Shop):
+def _compose(purpose: Purpose, locale: Locale, cal: Calendar, now: datetime, words: dict[str, Any],
+             shop: Shop | None):
+    """In the shop's own template for the purpose, if it has one (and `shop` is given), else in Redress's."""
+    if shop is None:
+        return compose(purpose, locale, cal.tz, now, words)
     overrides = ((shop.policy or {}).get("templates") or {}).get(locale) or {}
     own = {f"{p}.txt": src for p, src in overrides.items() if isinstance(src, str)}
     try:
@@ -172,3 +176,17 @@ def record_crisis_update(session: Session, incident: Incident, crisis: dict[str,
     sequence = 1 + max((m.sequence for m in incident.messages if m.purpose == Purpose.CRISIS), default=0)
     return _record(session, incident, Due(Purpose.CRISIS, sequence), now, status_url, channel, mail_from,
                    extra={"crisis": crisis, "crisis_text": text})
+
+
+def record_team_words(session: Session, incident: Incident, text: str, now: datetime, status_url: str,
+                      channel: Channel, mail_from: str) -> Message | None:
+    """The team's own words to this incident's customer, as the next update in their language (Redress's
+    template, so a shop's own update template can never leave the words out): it answers any reply waiting
+    for an answer and counts as news for the schedule. None when there is no address to write to."""
+    if not case_of(incident).reachable:
+        return None
+    sequence = 1 + max((m.sequence for m in incident.messages if m.purpose == Purpose.UPDATE), default=0)
+    msg = _record(session, incident, Due(Purpose.UPDATE, sequence), now, status_url, channel, mail_from,
+                  extra={"team_text": text}, shops_template=False)
+    incident.reply_due_at = None
+    return msg

@@ -190,7 +190,10 @@ class Order(Base):
     items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id",
                                                   cascade="all, delete-orphan")
 
-    __table_args__ = (UniqueConstraint("shop_id", "platform_order_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_order_id"),
+        Index("ix_orders_shop_number", "shop_id", "number"),  # the desk finds an order by its number
+    )
 
 
 class OrderItem(Base):
@@ -256,6 +259,8 @@ class Incident(Base):
         Index("ix_incidents_order_id", "order_id"),
         # Crisis detection counts every shop's incidents of the last weeks by day.
         Index("ix_incidents_opened_at", "opened_at"),
+        # The desk pages a shop's incidents newest first, by id.
+        Index("ix_incidents_shop_id_id", "shop_id", "id"),
     )
 
 

@@ -77,11 +77,11 @@ def _shop_for(result) -> Shop | None:
     return shop
 
 
-def _embedded_context() -> dict:
+def embedded_context() -> dict:
     return {"api_key": config(current_app).shopify_api_key, "host": request.args.get("host", "")}
 
 
-def _admin_shop(id_token: str | None = None) -> Response | None:
+def admin_shop(id_token: str | None = None) -> Response | None:
     """Verify the request's ID token and put its shop in g.shop; a response to return when that fails."""
     result = _verify(id_token)
     if not result.ok:
@@ -95,18 +95,18 @@ def _admin_shop(id_token: str | None = None) -> Response | None:
 
 @bp.get("/app")
 def home():
-    refused = _admin_shop()
+    refused = admin_shop()
     if refused is not None:
         return refused
-    return _page(g.shop.policy or {}, g.shop.timezone, embedded=_embedded_context())
+    return _page(g.shop.policy or {}, g.shop.timezone, embedded=embedded_context())
 
 
 @bp.post("/app")
 def save():
-    refused = _admin_shop(request.form.get("id_token"))
+    refused = admin_shop(request.form.get("id_token"))
     if refused is not None:
         return refused
-    return save_for_shop(request.form, embedded=_embedded_context())
+    return save_for_shop(request.form, embedded=embedded_context())
 
 
 @bp.get(PATCH_PATH)
