@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.messages.record import record_crisis_update
+from plugin.messages.record import language, record_crisis_update
 from plugin.orders.facts import iso
 from plugin.storage.models import Crisis, Message
-from plugin.vocabulary import OPEN_STATUSES, Channel, CrisisStatus, values
+from plugin.vocabulary import OPEN_STATUSES, Channel, CrisisStatus, Locale, values
 
 TEXT_MAX = 5_000
 
@@ -26,33 +27,44 @@ class Posted:
 
 
 def post_update(session: Session, crisis: Crisis, *, text: str, status: str | None, send_to_customers: bool,
-                now: datetime, status_url: Callable[[int], str], channel: Channel, mail_from: str) -> Posted:
+                now: datetime, status_url: Callable[[int], str], channel: Channel, mail_from: str,
+                texts: dict[str, str] | None = None) -> Posted:
     """Record an update (its text, and the crisis's new status), and with `send_to_customers` one `crisis`
-    message to the customer of every open incident of the crisis. The caller commits, then sends."""
+    message to the customer of every open incident of the crisis. `texts` holds the words per language
+    ({"en": …, "es": …}); a customer whose language has none gets `text`, or with none Redress's own words
+    for the cause in their language. The caller commits, then sends."""
     text = (text or "").strip()
-    if len(text) > TEXT_MAX:
+    by_language = {k: v.strip() for k, v in (texts or {}).items() if isinstance(v, str) and v.strip()}
+    if any(len(t) > TEXT_MAX for t in (text, *by_language.values())):
         raise CrisisError(f"the update is longer than {TEXT_MAX:,} characters")
+    if texts is not None and not set(texts) <= set(values(Locale)):
+        raise CrisisError(f"texts are given per language: {', '.join(values(Locale))}")
     if status is not None and status not in values(CrisisStatus):
         raise CrisisError(f"status must be one of {', '.join(values(CrisisStatus))}")
     if crisis.status == CrisisStatus.RESOLVED:
         raise CrisisError("the crisis is resolved; it takes no more updates")
-    if not text and not send_to_customers and status is None:
+    if not text and not by_language and not send_to_customers and status is None:
         raise CrisisError("an update needs a text, a new status or both")
     out = Posted()
     if send_to_customers:
         cause = dict(crisis.cause)
         for incident in crisis.incidents:
             if incident.status in OPEN_STATUSES:
-                msg = record_crisis_update(session, incident, cause, text, now, status_url(incident.id), channel,
+                words = by_language.get(language(incident), text)
+                msg = record_crisis_update(session, incident, cause, words, now, status_url(incident.id), channel,
                                            mail_from)
                 if msg is not None:
                     out.messages.append(msg)
     if status is not None:
         crisis.status = CrisisStatus(status)
         crisis.resolved_at = now if crisis.status == CrisisStatus.RESOLVED else None
-        if crisis.status == CrisisStatus.RESOLVED and text:
-            crisis.summary = text  # what happened, kept for the analytics
-    crisis.updates = [*crisis.updates, {"at": iso(now), "status": str(crisis.status), "text": text,
-                                        "sent_to": len(out.messages)}]
+        summary = text or next(iter(by_language.values()), "")
+        if crisis.status == CrisisStatus.RESOLVED and summary:
+            crisis.summary = summary  # what happened, kept for the analytics
+    update: dict[str, Any] = {"at": iso(now), "status": str(crisis.status), "text": text,
+                              "sent_to": len(out.messages)}
+    if by_language:
+        update["texts"] = by_language
+    crisis.updates = [*crisis.updates, update]
     return out
 

@@ -28,16 +28,30 @@ def describe(crisis: Crisis) -> str:
     return f"payments through {c.get('gateway')}"
 
 
-def suggested_update(crisis: Crisis) -> str:
-    """A first honest word for every affected customer, for the team to edit before it goes."""
+def suggested_update(crisis: Crisis, locale: str = "en") -> str:
+    """A first honest word for every affected customer, for the team to edit before it goes (the customer's
+    language is chosen per customer: English and Spanish are written here)."""
     c = crisis.cause
+    es = locale == "es"
     if crisis.cause_type == CauseType.CARRIER_REGION:
-        return (f"{c.get('carrier')} is having trouble delivering in your area right now, and many parcels, "
+        carrier = c.get("carrier") or ("La empresa de transporte" if es else "The carrier")
+        if es:
+            return (f"{carrier} está teniendo problemas para entregar en tu zona estos días, y muchos paquetes, "
+                    "entre ellos el tuyo, están retenidos. Hablamos con ellos a diario y te avisaremos en cuanto "
+                    "el tuyo vuelva a moverse. Sentimos la espera.")
+        return (f"{carrier} is having trouble delivering in your area right now, and many parcels, "
                 "yours among them, are held up. We are in touch with them every day and will tell you as soon "
                 "as yours moves again. We are sorry for the wait.")
     if crisis.cause_type == CauseType.PRODUCT:
+        if es:
+            return ("Uno de los artículos de tu pedido nos está llevando más tiempo del debido para enviarlo. Es "
+                    "culpa nuestra y lo sentimos. Estamos en ello y te avisaremos el mismo día en que salga.")
         return ("An item in your order is taking us longer than it should to send. That is our doing, and we "
                 "are sorry. We are working on it and will tell you the day it leaves us.")
+    if es:
+        return ("Nuestro proveedor de pagos está teniendo problemas estos días y algunos pagos no se han "
+                "completado. No se ha cobrado nada por un pago que falló. Cuando esté resuelto podrás volver a "
+                "pagar; te avisaremos.")
     return ("Our payment provider is having trouble right now, and some payments did not go through. Nothing "
             "was charged for a payment that failed. You can pay again once it is fixed; we will let you know.")
 

@@ -15,7 +15,6 @@ from plugin.orders.money import fmt
 from plugin.storage.models import Compensation, Incident, Order
 from plugin.vocabulary import CompensationAction
 
-
 # What the incident JSON reads, loaded with the incidents rather than one query each.
 LOADS = (selectinload(Incident.order).selectinload(Order.shop), selectinload(Incident.order).selectinload(Order.items),
          selectinload(Incident.compensations), selectinload(Incident.messages), selectinload(Incident.notes))

@@ -198,5 +198,5 @@ def sample_facts(kind: str = "fulfillment_late", fault: str = "shop") -> dict[st
         "status_url": "https://redress.example.com/s/sample",
         "contact": {"email": "hola@tiendasol.es", "phone": "+34 910 000 000", "whatsapp": "+34 600 000 000",
                     "whatsapp_url": "https://wa.me/34600000000"},
-        "reply_to": "hola@tiendasol.es", "not_sorted_at": None,
+        "reply_to": "hola@tiendasol.es", "not_sorted_at": None, "team_text": None,
     }

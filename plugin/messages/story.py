@@ -33,6 +33,7 @@ def customer_facts(incident: Incident, facts: OrderFacts, due: Due, promise: dat
         "contact": _contact(shop), "reply_to": reply_to_of(shop, comm),
         # The customer said it is not sorted: until the team resolves it, updates are about the team's work.
         "not_sorted_at": incident.confirmed_at if incident.confirmed is False else None,
+        "team_text": None,  # the team's own words, in an update written from the desk
     }
 
 

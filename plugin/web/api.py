@@ -143,7 +143,10 @@ def crisis_updates(crisis_id: int):
     send = data.get("send_to_customers", False)
     if not isinstance(send, bool):
         raise OperationError("send_to_customers must be true or false")
-    sent = crisis_update(auth.g_session(), g.shop, crisis_id, data.get("text"), data.get("status"), send)
+    texts = data.get("texts")
+    if texts is not None and not isinstance(texts, dict):
+        raise OperationError('texts must be an object of words per language, e.g. {"es": "…"}')
+    sent = crisis_update(auth.g_session(), g.shop, crisis_id, data.get("text"), data.get("status"), send, texts)
     return jsonify({**crisis_json(auth.g_session().get(Crisis, crisis_id)), "sent_to": sent}), 201
 
 

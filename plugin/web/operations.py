@@ -94,7 +94,8 @@ def on_compensation(session: Session, shop: Shop, compensation_id: int, decision
     return comp
 
 
-def crisis_update(session: Session, shop: Shop, crisis_id: int, text: Any, status: Any, send: bool) -> int:
+def crisis_update(session: Session, shop: Shop, crisis_id: int, text: Any, status: Any, send: bool,
+                  texts: Any = None) -> int:
     """Record an update; with `send`, one message to every affected customer. Returns how many."""
     crisis = owned(session, Crisis, shop, crisis_id)
     resolved = crisis.status == CrisisStatus.RESOLVED
@@ -102,7 +103,8 @@ def crisis_update(session: Session, shop: Shop, crisis_id: int, text: Any, statu
         posted = post_update(session, crisis, text=text if isinstance(text, str) else "",
                              status=status or None, send_to_customers=send, now=datetime.now(UTC),
                              status_url=lambda i: status_url(current_app, i), channel=_channel(),
-                             mail_from=config(current_app).mail_from)
+                             mail_from=config(current_app).mail_from,
+                             texts=texts if isinstance(texts, dict) else None)
     except CrisisError as exc:
         session.rollback()
         raise OperationError(str(exc), 409 if resolved else 400) from None
