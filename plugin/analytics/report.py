@@ -74,30 +74,43 @@ def _incidents(session: Session, in_range) -> dict[str, Any]:
 
 def _compensation(session: Session, in_range) -> dict[str, Any]:
     cost = func.coalesce(Compensation.value, Compensation.amount)
+    issued = (*in_range, Compensation.state == CompensationState.ISSUED)
     rows = session.execute(
-        select(Compensation.currency, Incident.responsibility, Incident.kind, func.sum(cost))
-        .join(Incident, Incident.id == Compensation.incident_id)
-        .where(*in_range, Compensation.state == CompensationState.ISSUED)
-        .group_by(Compensation.currency, Incident.responsibility, Incident.kind)).all()
-    by_currency: dict[str, dict[str, Any]] = defaultdict(lambda: {"total": Decimal(0), "by_responsibility":
-                                                                 Counter(), "by_kind": Counter()})
-    for currency, responsibility, kind, amount in rows:
+        select(Compensation.currency, Incident.responsibility, Incident.kind, Order.carrier, func.sum(cost))
+        .join(Incident, Incident.id == Compensation.incident_id).join(Order, Order.id == Incident.order_id)
+        .where(*issued)
+        .group_by(Compensation.currency, Incident.responsibility, Incident.kind, Order.carrier)).all()
+    lines = select(OrderItem.order_id, OrderItem.sku).where(OrderItem.sku.is_not(None)).distinct().subquery()
+    by_sku = session.execute(
+        select(Compensation.currency, lines.c.sku, func.sum(cost))
+        .join(Incident, Incident.id == Compensation.incident_id).join(lines, lines.c.order_id == Incident.order_id)
+        .where(*issued).group_by(Compensation.currency, lines.c.sku)).all()
+    by_currency: dict[str, dict[str, Any]] = defaultdict(lambda: {
+        "total": Decimal(0), "by_responsibility": Counter(), "by_kind": Counter(), "by_carrier": Counter(),
+        "by_sku": Counter()})
+    for currency, responsibility, kind, carrier, amount in rows:
         entry = by_currency[currency or ""]
         entry["total"] += Decimal(amount or 0)
         entry["by_responsibility"][str(responsibility)] += Decimal(amount or 0)
         entry["by_kind"][str(kind)] += Decimal(amount or 0)
+        if carrier:
+            entry["by_carrier"][carrier] += Decimal(amount or 0)
+    for currency, sku, amount in by_sku:  # an order's cost counts once for each product in it
+        by_currency[currency or ""]["by_sku"][str(sku)] += Decimal(amount or 0)
     shown = {c: _money_entry(c, e) for c, e in sorted(by_currency.items())}
     if len(shown) <= 1:
         currency = next(iter(shown), None)
-        one = shown.get(currency or "", {"total": "0.00", "by_responsibility": {}, "by_kind": {}})
+        one = shown.get(currency or "", {"total": "0.00", **{k: {} for k in BREAKDOWNS}})
         return {"currency": currency or None, **one}
     return {"currency": None, "by_currency": shown}
 
 
+BREAKDOWNS = ("by_responsibility", "by_kind", "by_carrier", "by_sku")
+
+
 def _money_entry(currency: str, e: dict[str, Any]) -> dict[str, Any]:
     return {"total": fmt(e["total"], currency) or "0.00",
-            "by_responsibility": {k: fmt(v, currency) for k, v in e["by_responsibility"].most_common()},
-            "by_kind": {k: fmt(v, currency) for k, v in e["by_kind"].most_common()}}
+            **{k: {name: fmt(v, currency) for name, v in e[k].most_common(TOP)} for k in BREAKDOWNS}}
 
 
 def _first_message_minutes(session: Session, in_range) -> list[float]:

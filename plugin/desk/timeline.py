@@ -26,7 +26,8 @@ def timeline(incident: Incident) -> list[Entry]:
     for e in incident.evidence:
         if isinstance(e, dict) and isinstance(e.get("at"), str):
             what = "verdict" if e.get("verdict") else "evidence"
-            entries.append(Entry(parse_iso(e["at"]), what, str(e.get("source") or ""), str(e.get("fact") or "")))
+            source = "Your team" if e.get("source") == "team" else f"Seen in {e.get('source') or 'Redress'}"
+            entries.append(Entry(parse_iso(e["at"]), what, source, str(e.get("fact") or "")))
     for m in incident.messages:
         if m.purpose == Purpose.REPLY:
             entries.append(Entry(m.created_at, "reply", "The customer wrote", m.body_text))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, g, render_template, request
+from flask import Blueprint, Response, abort, g, request
 from werkzeug.wsgi import wrap_file
 
 from plugin.analytics.export import rows
 from plugin.analytics.ranges import RangeError, date_range
 from plugin.analytics.report import report
 from plugin.web import auth
+from plugin.web.desk import render
 
 bp = Blueprint("analytics", __name__)
 
@@ -25,10 +26,11 @@ def _range():
 
 @bp.get("/analytics")
 @auth.require_shop
-def page() -> str:
+def page() -> Response:
     start, end = _range()
+    g.embedded = None
     data = report(auth.g_session(), g.shop, start, end, datetime.now(UTC))
-    return render_template("analytics.html", shop=g.shop, report=data, start=start, end=end)
+    return render("analytics.html", report=data, start=start, end=end)
 
 
 @bp.get("/analytics.csv")

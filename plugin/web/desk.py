@@ -11,11 +11,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
+from plugin.compensation.ledger import describe_value
 from plugin.crises.brief import describe, suggested_update
 from plugin.desk.queries import SORTS, STATUS_CHOICES, FilterError, count, find, parse_filters
 from plugin.desk.timeline import timeline
 from plugin.messages.record import language
 from plugin.messages.terms import languages_of
+from plugin.orders.money import fmt
 from plugin.storage.models import Crisis, Incident, Order
 from plugin.vocabulary import OPEN_STATUSES, CompensationAction, CrisisStatus, Kind, Responsibility, values
 from plugin.web import auth
@@ -65,10 +67,11 @@ def desk_url(endpoint: str, **values: Any) -> str:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"desk_url": desk_url}
+    return {"desk_url": desk_url, "money": fmt, "describe_value": describe_value}
 
 
-def _render(template: str, status: int = 200, **context: Any) -> Response:
+def render(template: str, status: int = 200, **context: Any) -> Response:
+    """A page of the desk, with the banner of every open crisis."""
     crises = auth.g_session().execute(select(Crisis).where(
         Crisis.shop_id == g.shop.id, Crisis.status != CrisisStatus.RESOLVED).order_by(Crisis.id.desc())).scalars()
     html = render_template(template, shop=g.shop, embedded=g.embedded, csrf=session.get("csrf"),
@@ -91,12 +94,12 @@ def incidents() -> Response:
     try:
         f = parse_filters(request.args, datetime.now(UTC).date())
     except FilterError as exc:
-        return _render("incidents.html", 400, problem=str(exc)[:1].upper() + str(exc)[1:] + ".", filters=None,
+        return render("incidents.html", 400, problem=str(exc)[:1].upper() + str(exc)[1:] + ".", filters=None,
                        args=request.args, page=None, total=0, **_choices())
     page = find(s, g.shop.id, f)
     cursor = "before_id" if f.sort == "newest" else "after_id"
     nxt = desk_url("desk.incidents", **f.query(**{cursor: page.next_cursor})) if page.next_cursor else None
-    return _render("incidents.html", filters=f, args=request.args, page=page, total=count(s, g.shop.id, f),
+    return render("incidents.html", filters=f, args=request.args, page=page, total=count(s, g.shop.id, f),
                    next_url=nxt, paged=f.cursor is not None, first_url=desk_url("desk.incidents", **f.query()),
                    problem=None, **_choices())
 
@@ -107,7 +110,7 @@ def _incident_page(incident_id: int, status: int = 200, problem: str | None = No
         inc = owned(s, Incident, g.shop, incident_id)
     except OperationError:
         abort(404)
-    return _render("incident.html", status, incident=inc, story=timeline(inc), problem=problem,
+    return render("incident.html", status, incident=inc, story=timeline(inc), problem=problem,
                    done=DONE.get(request.args.get("done", "")), form=form or {},
                    responsibilities=values(Responsibility), language=language(inc),
                    is_open=inc.status in OPEN_STATUSES)
@@ -154,7 +157,7 @@ def _crisis_page(crisis_id: int, status: int = 200, problem: str | None = None) 
     except OperationError:
         abort(404)
     langs = [str(x) for x in languages_of(g.shop)]
-    return _render("crisis.html", status, crisis=crisis, cause=describe(crisis), problem=problem,
+    return render("crisis.html", status, crisis=crisis, cause=describe(crisis), problem=problem,
                    done=DONE.get(request.args.get("done", "")), languages=langs,
                    suggested={lang: suggested_update(crisis, lang) for lang in langs},
                    statuses=values(CrisisStatus), actions=values(CompensationAction),

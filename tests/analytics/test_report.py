@@ -70,7 +70,8 @@ def test_a_months_report_says_what_went_wrong_what_it_cost_and_how_fast(app):
     assert i["by_sku"] == {"MUG": 6, "LAMP": 3}
     assert i["by_week"] == {"2026-11-02": 6, "2026-11-09": 3}
     assert r["compensation"] == {"currency": "EUR", "total": "30.00", "by_responsibility": {"shop": "30.00"},
-                                 "by_kind": {"fulfillment_late": "30.00"}}
+                                 "by_kind": {"fulfillment_late": "30.00"}, "by_carrier": {"Correos": "30.00"},
+                                 "by_sku": {"MUG": "30.00"}}
     assert r["first_message_minutes"] == {"p50": 3.5, "p90": 5.5}
     assert r["resolution_hours"] == {"p50": 30.0, "p90": 30.0}
     assert r["confirmed_share"] == 0.5

@@ -20,7 +20,10 @@ def test_the_page_shows_a_ranges_figures_and_charts_for_the_signed_in_shop(app, 
     page = client.get("/analytics?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
     assert "<strong>9</strong>" in page and "30.00 EUR" in page
     assert '<canvas id="by-week"' in page and "/static/vendor/chart-4.5.1.umd.min.js" in page
-    assert "fulfillment late" in page and "<td>Correos</td>" not in page  # no parcels shipped in November
+    assert "fulfillment late" in page and "No parcels shipped in the range." in page  # none shipped in November
+    # What cost the most comes first: Correos and the mug, 30.00 EUR each, before UPS and the lamp.
+    assert page.index('<td>Correos</td><td class="n">6</td>') < page.index('<td>UPS</td><td class="n">3</td>')
+    assert page.index("<td>MUG</td>") < page.index("<td>LAMP</td>")
     assert client.get("/static/vendor/chart-4.5.1.umd.min.js").status_code == 200
     assert "No incidents opened" in client.get("/analytics?from=2025-01-01&to=2025-01-31").get_data(as_text=True)
 
