@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from plugin.analytics.lanes import carrier_lanes
 from plugin.orders.money import fmt
-from plugin.storage.models import Compensation, Incident, Message, Order, OrderItem, Shop
+from plugin.crises.brief import describe
+from plugin.orders.facts import iso
+from plugin.storage.models import Compensation, Crisis, Incident, Message, Order, OrderItem, Shop
 from plugin.vocabulary import CUSTOMER_PURPOSES, Audience, CompensationState, IncidentStatus, MessageState
 
 TOP = 20  # the longest breakdowns (carriers, countries, SKUs) keep their biggest entries
@@ -41,7 +43,17 @@ def report(session: Session, shop: Shop, start: date, end: date, now: datetime) 
         "resolution_hours": _percentiles(_resolution_hours(session, in_range)),
         "confirmed_share": _confirmed_share(session, in_range),
         "carrier_lanes": carrier_lanes(session, shop, since, until, min(now, until)),
+        "crises": _crises(session, shop, since, until),
     }
+
+
+def _crises(session: Session, shop: Shop, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """The crises opened in the range, with what the team said when it closed them."""
+    found = session.execute(select(Crisis).where(Crisis.shop_id == shop.id, Crisis.opened_at >= since,
+                                                 Crisis.opened_at < until).order_by(Crisis.opened_at)).scalars()
+    return [{"id": c.id, "cause": describe(c), "status": c.status, "opened_at": iso(c.opened_at),
+             "resolved_at": iso(c.resolved_at) if c.resolved_at else None,
+             "incidents": len(c.incidents), "summary": c.summary} for c in found]
 
 
 def _grouped(session: Session, column, in_range, join_order: bool = False) -> dict[str, int]:

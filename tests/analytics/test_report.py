@@ -129,3 +129,26 @@ def test_the_command_line_prints_the_same_report(app):
     bad = redress(app, "analytics", "--shop", str(shop_id), "--from", "2026-12-01", "--to", "2026-11-01", check=False)
     assert bad.exit_code != 0 and "--from must not be after --to" in bad.stderr
     assert "no shop 999" in redress(app, "analytics", "--shop", "999", check=False).stderr
+
+
+def test_a_closed_crisis_stays_in_its_months_analytics_with_its_summary(app):
+    from plugin.storage.models import Crisis
+    from plugin.vocabulary import CauseType
+
+    shop_id = shop_with_a_month(app)
+    other, _ = connect_shopify(app, domain="otra.myshopify.com")
+    with db(app).session() as s:
+        crisis = Crisis(shop_id=shop_id, cause_type=CauseType.CARRIER_REGION, status="resolved",
+                        cause={"type": "carrier_region", "carrier": "UPS", "country": "PT", "region": "13"},
+                        cause_key="carrier:UPS:PT:13", opened_at=MON + timedelta(days=8), observed=3,
+                        resolved_at=MON + timedelta(days=10), summary="UPS lost a lorry near Porto; all re-sent.")
+        crisis.incidents = list(s.query(Incident).filter(Incident.kind == "transit_stalled"))
+        s.add(crisis)
+        s.commit()
+        november = report(s, s.get(Shop, shop_id), date(2026, 11, 1), date(2026, 11, 30), datetime.now(UTC))
+        theirs = report(s, s.get(Shop, other), date(2026, 11, 1), date(2026, 11, 30), datetime.now(UTC))
+        december = report(s, s.get(Shop, shop_id), date(2026, 12, 1), date(2026, 12, 31), datetime.now(UTC))
+    [kept] = november["crises"]
+    assert kept["cause"] == "UPS parcels to 13, PT" and kept["incidents"] == 3 and kept["status"] == "resolved"
+    assert kept["summary"] == "UPS lost a lorry near Porto; all re-sent."
+    assert theirs["crises"] == [] and december["crises"] == []

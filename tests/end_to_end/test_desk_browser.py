@@ -142,6 +142,11 @@ def test_thirty_stalled_parcels_become_one_crisis_with_one_update_and_one_decisi
     assert all(("Te escribimos mañana." if m.locale == "es" else "We will write again tomorrow.") in m.body_text
                for m in sent) and {m.locale for m in sent} == {"es", "en"}
 
+    page.get_by_label("Percent (for a percent refund or coupon)").fill("lots")
+    page.get_by_role("button", name=f"Compensate {STALLED} customers").click()
+    page.get_by_role("alert").get_by_text("percent must be").wait_for()  # refused, in words, nothing planned
+    assert query(env, Message, purpose="compensation") == []
+    page.get_by_label("Percent (for a percent refund or coupon)").fill("10")
     page.get_by_role("button", name=f"Compensate {STALLED} customers").click()
     page.get_by_role("status").get_by_text("Compensation planned for every affected customer.").wait_for()
     before = len(fake.discounts)
