@@ -1,5 +1,8 @@
 """indexes for the desk: a shop's incidents by id, its orders by number
 
+On PostgreSQL they are built CONCURRENTLY, outside the release's transaction, so webhooks keep being stored
+while a big table is indexed.
+
 Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-06
@@ -12,16 +15,23 @@ down_revision = '0012'
 branch_labels = None
 depends_on = None
 
+INDEXES = (('ix_incidents_shop_id_id', 'incidents', ['shop_id', 'id']),
+           ('ix_orders_shop_number', 'orders', ['shop_id', 'number']))
+
 
 def upgrade() -> None:
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.create_index('ix_incidents_shop_id_id', ['shop_id', 'id'], unique=False)
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.create_index('ix_orders_shop_number', ['shop_id', 'number'], unique=False)
+    if op.get_context().dialect.name == 'postgresql':
+        with op.get_context().autocommit_block():
+            for name, table, columns in INDEXES:
+                op.create_index(name, table, columns, unique=False, postgresql_concurrently=True,
+                                if_not_exists=True)
+        return
+    for name, table, columns in INDEXES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.create_index(name, columns, unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.drop_index('ix_orders_shop_number')
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.drop_index('ix_incidents_shop_id_id')
+    for name, table, _columns in reversed(INDEXES):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(name)

@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.analytics.lanes import carrier_lanes
-from plugin.orders.money import fmt
 from plugin.crises.brief import describe
 from plugin.orders.facts import iso
+from plugin.orders.money import fmt
 from plugin.storage.models import Compensation, Crisis, Incident, Message, Order, OrderItem, Shop
 from plugin.vocabulary import CUSTOMER_PURPOSES, Audience, CompensationState, IncidentStatus, MessageState
 

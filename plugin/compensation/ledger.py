@@ -170,27 +170,58 @@ def plan_for_incident(session: Session, incident: Incident, order: Order, shop: 
         if incident.offer is None:  # made once: what the customer was shown stays as shown
             _make_offer(incident, policy, ctx, _given(order), spent, now)
         return []  # nothing is planned before the customer (or the default) chooses
-    # One of each action per incident, whatever happens later; what it has counts once, as already given.
-    have = frozenset(c.action for c in incident.compensations)
+    # One of each action per incident, whatever happens later (but a verdict a person changed may owe again
+    # what an earlier verdict's withdrawal took back); what it has counts once, as already given.
+    have = frozenset(c.action for c in incident.compensations if not _withdrawn_by_verdict(c))
     planned = plan(policy, ctx, already_given=_given(order), spent_this_month=spent, have=have)
-    new = [_record(incident, p, idempotency_key(shop, order, incident, p.action), ctx.currency, now)
-           for p in planned]
+    new = [_record(incident, p, _rule_key(shop, order, incident, p.action), ctx.currency, now) for p in planned]
     if new:
         settle_incident(incident)
     return new
 
 
+VERDICT_WITHDRAWN = "withdrawn: the verdict changed"
+
+
+def _withdrawn_by_verdict(comp: Compensation) -> bool:
+    return comp.state == C.CANCELLED and VERDICT_WITHDRAWN in (comp.notes or [])
+
+
+def _verdicts(incident: Incident) -> int:
+    """How many times a person gave this incident a verdict (the evidence keeps each)."""
+    return sum(1 for e in incident.evidence if isinstance(e, dict) and e.get("verdict"))
+
+
+def _rule_key(shop: Shop, order: Order, incident: Incident, action: str) -> str:
+    """A rule's compensation is named by its action, and after a person's verdicts by how many there were, so
+    one owed again after a verdict went back and forth never meets the key of the one withdrawn."""
+    n = _verdicts(incident)
+    return idempotency_key(shop, order, incident, action if n == 0 else f"{action}-v{n}")
+
+
+def _rule_planned(shop: Shop, order: Order, incident: Incident, comp: Compensation) -> bool:
+    base = idempotency_key(shop, order, incident, comp.action)
+    key = comp.idempotency_key or ""
+    return key == base or re.fullmatch(re.escape(base) + r"-v\d+", key) is not None
+
+
 def replan(session: Session, incident: Incident, now: datetime) -> tuple[list[Compensation], list[Compensation]]:
     """After a person changed the verdict: what the rules owe now is planned, and what the rules planned
-    before that they no longer owe is withdrawn unless it is being issued or was (a customer's choice and a
-    person's decision stay). Returns (planned, withdrawn). An action withdrawn is not planned again."""
+    before that they no longer owe (an action the matching rule does not take) is withdrawn unless it is
+    being issued or was. A customer's choice and a person's decision stay; an offer not chosen yet that the
+    rules no longer make is withdrawn. Returns (planned, withdrawn)."""
     order, shop = incident.order, incident.order.shop
     policy = _policy(shop)
-    rule = first_match(policy, context(session, incident, order, now, count_orders=_counts_orders(policy)))
+    ctx = context(session, incident, order, now, count_orders=_counts_orders(policy))
+    rule = first_match(policy, ctx)
     owed = {a.action for a in rule.then} if rule is not None else set()
     withdrawn = [c for c in incident.compensations
-                 if c.action not in owed and c.idempotency_key == idempotency_key(shop, order, incident, c.action)
-                 and withdraw(session, c, now)]
+                 if _rule_planned(shop, order, incident, c) and c.action not in owed and withdraw(session, c, now)]
+    for c in withdrawn:
+        c.notes = [*c.notes, VERDICT_WITHDRAWN]
+    if incident.offer is not None and incident.offer_chosen is None and (
+            rule is None or rule.offer is None or rule.name != incident.offer.get("rule")):
+        incident.offer = None  # the customer can no longer choose what the rules no longer offer
     planned = plan_for_incident(session, incident, order, shop, now)
     settle_incident(incident)
     return planned, withdrawn

@@ -28,13 +28,16 @@ class Posted:
 
 def post_update(session: Session, crisis: Crisis, *, text: str, status: str | None, send_to_customers: bool,
                 now: datetime, status_url: Callable[[int], str], channel: Channel, mail_from: str,
-                texts: dict[str, str] | None = None) -> Posted:
+                texts: dict[str, str] | None = None, nonce: str | None = None) -> Posted:
     """Record an update (its text, and the crisis's new status), and with `send_to_customers` one `crisis`
     message to the customer of every open incident of the crisis. `texts` holds the words per language
     ({"en": …, "es": …}); a customer whose language has none gets `text`, or with none Redress's own words
     for the cause in their language. The caller commits, then sends."""
-    text = (text or "").strip()
-    by_language = {k: v.strip() for k, v in (texts or {}).items() if isinstance(v, str) and v.strip()}
+    text = (text or "").replace("\r\n", "\n").strip()
+    by_language = {k: v.replace("\r\n", "\n").strip() for k, v in (texts or {}).items()
+                   if isinstance(v, str) and v.strip()}
+    if nonce and any(u.get("nonce") == nonce for u in crisis.updates):
+        return Posted()  # the same form sent twice (a double click): told once
     if any(len(t) > TEXT_MAX for t in (text, *by_language.values())):
         raise CrisisError(f"the update is longer than {TEXT_MAX:,} characters")
     if texts is not None and not set(texts) <= set(values(Locale)):
@@ -45,6 +48,9 @@ def post_update(session: Session, crisis: Crisis, *, text: str, status: str | No
         raise CrisisError("the crisis is resolved; it takes no more updates")
     if not text and not by_language and not send_to_customers and status is None:
         raise CrisisError("an update needs a text, a new status or both")
+    if status == CrisisStatus.RESOLVED and send_to_customers and not text and not by_language:
+        # Redress's own words say the trouble is still going on: a closing update is the team's to write.
+        raise CrisisError("write what happened before telling customers the crisis is resolved")
     out = Posted()
     if send_to_customers:
         cause = dict(crisis.cause)
@@ -65,6 +71,8 @@ def post_update(session: Session, crisis: Crisis, *, text: str, status: str | No
                               "sent_to": len(out.messages)}
     if by_language:
         update["texts"] = by_language
+    if nonce:
+        update["nonce"] = nonce
     crisis.updates = [*crisis.updates, update]
     return out
 

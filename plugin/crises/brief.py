@@ -50,7 +50,7 @@ def suggested_update(crisis: Crisis, locale: str = "en") -> str:
                 "are sorry. We are working on it and will tell you the day it leaves us.")
     if es:
         return ("Nuestro proveedor de pagos está teniendo problemas estos días y algunos pagos no se han "
-                "completado. No se ha cobrado nada por un pago que falló. Cuando esté resuelto podrás volver a "
+                "completado. No se ha cobrado ningún pago fallido. Cuando esté resuelto podrás volver a "
                 "pagar; te avisaremos.")
     return ("Our payment provider is having trouble right now, and some payments did not go through. Nothing "
             "was charged for a payment that failed. You can pay again once it is fixed; we will let you know.")

@@ -38,7 +38,8 @@ class Done:
 
 
 def _text(value: object, what: str, limit: int, required: bool = True) -> str:
-    text = value.strip() if isinstance(value, str) else ""
+    # A browser's textarea sends CRLF: paragraphs are kept as blank lines, whatever sent them.
+    text = value.replace("\r\n", "\n").strip() if isinstance(value, str) else ""
     if required and not text:
         raise ActionError(f"{what} is required")
     if len(text) > limit:
@@ -109,10 +110,17 @@ def _note(incident: Incident, text: str, who: str, now: datetime) -> IncidentNot
 
 
 def write_to_customer(session: Session, incident: Incident, text: object, now: datetime,
-                      status_url: Callable[[int], str], channel: Channel, mail_from: str) -> Done:
-    """The team's words to the customer, sent in their language and recorded like every message."""
+                      status_url: Callable[[int], str], channel: Channel, mail_from: str,
+                      nonce: str | None = None) -> Done:
+    """The team's words to the customer, sent in their language and recorded like every message. The same
+    form sent twice (`nonce`, a double click) sends once."""
     words = _text(text, "the message", TEXT_MAX)
-    msg = record_team_words(session, incident, words, now, status_url(incident.id), channel, mail_from)
+    if nonce and any((m.details or {}).get("nonce") == nonce for m in incident.messages):
+        return Done()
+    if incident.status == IncidentStatus.DISMISSED:
+        raise ActionError(f"incident {incident.id} is dismissed: write from another incident of the order",
+                          conflict=True)
+    msg = record_team_words(session, incident, words, now, status_url(incident.id), channel, mail_from, nonce)
     if msg is None:
         raise ActionError("this customer has no e-mail address to write to")
     return Done(messages=[msg])

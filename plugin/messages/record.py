@@ -124,7 +124,8 @@ def _record(session: Session, incident: Incident, due: Due, now: datetime, statu
 
 
 def _promises_more(incident: Incident, due: Due) -> bool:
-    return due.purpose != Purpose.RESOLVED and follows_up(incident)
+    # Nothing more is promised once the incident is closed (a compensation or the team's words after it).
+    return due.purpose != Purpose.RESOLVED and incident.status in OPEN_STATUSES and follows_up(incident)
 
 
 def _compose(purpose: Purpose, locale: Locale, cal: Calendar, now: datetime, words: dict[str, Any],
@@ -179,7 +180,7 @@ def record_crisis_update(session: Session, incident: Incident, crisis: dict[str,
 
 
 def record_team_words(session: Session, incident: Incident, text: str, now: datetime, status_url: str,
-                      channel: Channel, mail_from: str) -> Message | None:
+                      channel: Channel, mail_from: str, nonce: str | None = None) -> Message | None:
     """The team's own words to this incident's customer, as the next update in their language (Redress's
     template, so a shop's own update template can never leave the words out): it answers any reply waiting
     for an answer and counts as news for the schedule. None when there is no address to write to."""
@@ -188,5 +189,7 @@ def record_team_words(session: Session, incident: Incident, text: str, now: date
     sequence = 1 + max((m.sequence for m in incident.messages if m.purpose == Purpose.UPDATE), default=0)
     msg = _record(session, incident, Due(Purpose.UPDATE, sequence), now, status_url, channel, mail_from,
                   extra={"team_text": text}, shops_template=False)
+    if nonce:
+        msg.details = {**msg.details, "nonce": nonce}  # the form it came from: sent again, it is not sent twice
     incident.reply_due_at = None
     return msg

@@ -18,7 +18,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from plugin.incidents.presentation import incident_json
 from plugin.orders.facts import ShopEvent, iso
-from plugin.storage.models import DataExport, Incident, Message, Order, Shop, WebhookDelivery
+from plugin.storage.models import DataExport, Incident, IncidentNote, Message, Order, Shop, WebhookDelivery
 from plugin.vocabulary import Audience
 
 PERSONAL_FACTS = ("customer_email", "customer_id", "customer_name")
@@ -77,6 +77,9 @@ def erase_customer(session: Session, shop: Shop, event: ShopEvent) -> int:
     if incident_ids:
         session.execute(update(Message).where(Message.incident_id.in_(incident_ids))
                         .values(to_address=None, subject=None, body_text="", body_html=None, details={}))
+        # The team's notes may name them too.
+        session.execute(update(IncidentNote).where(IncidentNote.incident_id.in_(incident_ids))
+                        .values(text="(erased on the customer's request)"))
     # Raw deliveries carry names and addresses: empty those about these orders or this customer.
     for d in customer_deliveries(session, shop.id, event.customer_email, ids):
         d.body = b"{}"

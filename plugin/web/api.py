@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from plugin.analytics.ranges import RangeError, date_range
 from plugin.analytics.report import report
 from plugin.crises.presentation import crisis_json, list_crises
 from plugin.desk.queries import FilterError, find, parse_filters
+from plugin.extensions import config
 from plugin.incidents.presentation import compensation_json, incident_json
 from plugin.messages.links import status_url
 from plugin.storage.crypto import hash_token
@@ -81,7 +83,9 @@ def incidents():
     out = jsonify([incident_json(i, _link) for i in page.incidents])
     if page.next_cursor is not None:
         cursor = "before_id" if f.sort == "newest" else "after_id"
-        nxt = url_for("api.incidents", _external=True, **f.query(**{cursor: page.next_cursor}))
+        # From the public address: behind a TLS-terminating router the request itself says http.
+        path = url_for("api.incidents") + "?" + urlencode(f.query(**{cursor: str(page.next_cursor)}))
+        nxt = config(current_app).public_url + path
         out.headers["Link"] = f'<{nxt}>; rel="next"'
     return out
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.compensation.decisions import DecisionError, compensate_all
@@ -18,7 +19,7 @@ from plugin.desk import actions
 from plugin.desk.actions import ActionError, Done
 from plugin.extensions import config, redis_conn
 from plugin.messages.links import status_url
-from plugin.storage.models import Compensation, Crisis, Incident, Shop
+from plugin.storage.models import Compensation, Crisis, Incident, Order, Shop
 from plugin.storage.queue import enqueue_compensation, enqueue_notify, request_messages
 from plugin.vocabulary import Channel, CompensationState, CrisisStatus
 
@@ -55,6 +56,10 @@ def on_incident(session: Session, shop: Shop, incident_id: int, action: str, dat
                 who: str) -> Incident:
     """`action`: verdict, resolve, dismiss, notes or messages (the API's words)."""
     incident = owned(session, Incident, shop, incident_id)
+    # The order's row lock, as the drain takes it: a webhook processed meanwhile can neither undo the team's
+    # change (its verdict, kept in the evidence) nor be undone by it.
+    session.execute(select(Order.id).where(Order.id == incident.order_id).with_for_update())
+    session.refresh(incident)
     now = datetime.now(UTC)
     steps: dict[str, Callable[[], Any]] = {
         "verdict": lambda: actions.override_verdict(session, incident, data.get("responsibility"),
@@ -64,7 +69,7 @@ def on_incident(session: Session, shop: Shop, incident_id: int, action: str, dat
         "notes": lambda: actions.add_note(session, incident, data.get("text"), who, now),
         "messages": lambda: actions.write_to_customer(session, incident, data.get("text"), now,
                                                       lambda i: status_url(current_app, i), _channel(),
-                                                      config(current_app).mail_from),
+                                                      config(current_app).mail_from, data.get("nonce")),
     }
     if action not in steps:
         raise OperationError(f"no action {action}", 404)
@@ -95,7 +100,7 @@ def on_compensation(session: Session, shop: Shop, compensation_id: int, decision
 
 
 def crisis_update(session: Session, shop: Shop, crisis_id: int, text: Any, status: Any, send: bool,
-                  texts: Any = None) -> int:
+                  texts: Any = None, nonce: str | None = None) -> int:
     """Record an update; with `send`, one message to every affected customer. Returns how many."""
     crisis = owned(session, Crisis, shop, crisis_id)
     resolved = crisis.status == CrisisStatus.RESOLVED
@@ -104,7 +109,7 @@ def crisis_update(session: Session, shop: Shop, crisis_id: int, text: Any, statu
                              status=status or None, send_to_customers=send, now=datetime.now(UTC),
                              status_url=lambda i: status_url(current_app, i), channel=_channel(),
                              mail_from=config(current_app).mail_from,
-                             texts=texts if isinstance(texts, dict) else None)
+                             texts=texts if isinstance(texts, dict) else None, nonce=nonce)
     except CrisisError as exc:
         session.rollback()
         raise OperationError(str(exc), 409 if resolved else 400) from None

@@ -36,8 +36,9 @@ def test_filters_search_and_pages_find_a_shops_incidents_newest_first(client, sh
     first = client.get("/api/v1/incidents?limit=3", headers=h)
     assert numbers(first) == ["#103", "#102", "#101"]
     nxt = first.headers["Link"].split(";")[0].strip("<>")
+    assert nxt.startswith("http://127.0.0.1:8000/api/v1/incidents?")  # the public address, never the request's
     assert "before_id=" in nxt and "limit=3" in nxt
-    last = client.get(nxt.replace("http://localhost", ""), headers=h)
+    last = client.get(nxt.replace("http://127.0.0.1:8000", ""), headers=h)
     assert numbers(last) == ["#100"] and "Link" not in last.headers
     one = client.get(f"/api/v1/incidents/{shops['ids'][1]}", headers=h).get_json()
     assert one["order"]["carrier"] == "Correos" and one["order"]["country"] == "ES"
@@ -77,6 +78,10 @@ def test_overriding_a_verdict_records_the_reason_and_the_compensations_follow(ap
     again = client.post(f"/api/v1/incidents/{late}/verdict", headers=h,
                         json={"responsibility": "carrier", "reason": "twice"})
     assert again.status_code == 409
+    back = client.post(f"/api/v1/incidents/{late}/verdict", headers=h, json={
+        "responsibility": "shop", "reason": "Correos showed us the pick-up scan: it was on time after all."})
+    owed = [(c["action"], c["state"]) for c in back.get_json()["compensations"] if c["state"] != "cancelled"]
+    assert sorted(owed) == [("coupon_percent", "planned"), ("refund_shipping", "planned")]  # owed again, once
 
     stalled = shops["ids"][1]  # the carrier's stall, five days old: the shop takes it on, a goodwill coupon
     with db(app).session() as s:  # (the rules owe a carrier's stall of three days or more a 5 % coupon)
@@ -198,3 +203,41 @@ def test_a_crisis_update_and_compensation_through_the_api(app, client, shops):
     assert twice.get_json()["planned"] == []
     client.post(f"/api/v1/crises/{crisis_id}/updates", headers=h, json={"text": "All delivered.", "status": "resolved"})
     assert client.post(f"/api/v1/crises/{crisis_id}/updates", headers=h, json={"text": "x"}).status_code == 409
+
+
+def test_an_offer_the_new_verdict_no_longer_makes_is_withdrawn(app, client, shops):
+    from tests.support.status import OFFER, status_incident
+
+    h = bearer("token-a")
+    offered, _ = status_incident(app, shops["a"], number="#150", offer=OFFER)
+    assert client.get(f"/api/v1/incidents/{offered}", headers=h).get_json()["customer"]["offer"] is not None
+    r = client.post(f"/api/v1/incidents/{offered}/verdict", headers=h,
+                    json={"responsibility": "customer", "reason": "The customer gave us a wrong address."})
+    assert r.get_json()["customer"]["offer"] is None and r.get_json()["compensations"] == []
+
+
+def test_the_teams_words_after_an_incident_is_closed_promise_nothing_more(app, client, shops):
+    h = bearer("token-a")
+    stalled = shops["ids"][1]
+    client.post(f"/api/v1/incidents/{stalled}/resolve", headers=h)
+    r = client.post(f"/api/v1/incidents/{stalled}/messages", headers=h,
+                    json={"text": "Nos alegra que haya llegado.\r\n\r\nGracias por tu paciencia."})
+    assert r.status_code == 201
+    with db(app).session() as s:
+        msg = s.query(Message).filter_by(incident_id=stalled, purpose="update").one()
+        assert "Nos alegra que haya llegado.\n\nGracias por tu paciencia." in msg.body_text
+        assert "próxima actualización" not in msg.body_text and msg.details["next_update_at"] is None
+
+
+def test_erasing_a_customer_erases_the_teams_notes_about_them(app, client, shops):
+    from plugin.orders.facts import ShopEvent
+    from plugin.shops import privacy
+    from plugin.storage.models import Shop
+
+    h = bearer("token-a")
+    client.post(f"/api/v1/incidents/{shops['ids'][0]}/notes", headers=h, json={"text": "Ana at Calle Mayor 3"})
+    with db(app).session() as s:
+        privacy.erase_customer(s, s.get(Shop, shops["a"]), ShopEvent("redact_customer", "customer0@example.es"))
+        s.commit()
+        [note] = s.get(Incident, shops["ids"][0]).notes
+        assert "Calle Mayor" not in note.text

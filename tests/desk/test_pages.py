@@ -54,7 +54,9 @@ def test_the_detail_page_overrides_a_verdict_writes_notes_and_words(app, client,
     assert "The verdict is changed" in after and "<strong>shop</strong>" in after
     assert "We printed the wrong postcode on the label." in after
     client.post(f"/incidents/{inc}/notes", data={"csrf": token, "text": "Reprinted the label."})
-    client.post(f"/incidents/{inc}/messages", data={"csrf": token, "text": "Hola Lucía: tu pedido sale hoy."})
+    for _ in range(2):  # a double click: the same form twice
+        client.post(f"/incidents/{inc}/messages", data={"csrf": token, "nonce": "form-1",
+                                                       "text": "Hola Lucía: tu pedido sale hoy."})
     page = client.get(f"/incidents/{inc}").get_data(as_text=True)
     assert "Reprinted the label." in page and "Hola Lucía: tu pedido sale hoy." in page
     with db(app).session() as s:
@@ -80,10 +82,16 @@ def test_a_crisis_shows_a_banner_takes_one_update_and_one_decision(app, client, 
     page = client.get(f"/crises/{crisis_id}").get_data(as_text=True)
     assert "Correos está teniendo problemas para entregar en tu zona" in page  # the suggested words, per language
     token = csrf_of(page)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page).group(1)
     r = client.post(f"/crises/{crisis_id}/updates", data={
-        "csrf": token, "text-en": "Correos is stuck in Galicia.", "text-es": "Correos está atascado en Galicia.",
+        "csrf": token, "nonce": nonce, "text-en": "Correos is stuck in Galicia.",
+        "text-es": "Correos está atascado en Galicia.",
         "status": "identified", "send": "1"})
     assert r.status_code == 303
+    again = client.post(f"/crises/{crisis_id}/updates", data={  # the same form again: nobody is told twice
+        "csrf": token, "nonce": nonce,
+        "text-en": "x", "status": "identified", "send": "1"})
+    assert again.status_code == 303
     with db(app).session() as s:
         sent = s.query(Message).filter_by(purpose="crisis").all()
         words = {"es": "Correos está atascado en Galicia.", "en": "Correos is stuck in Galicia."}
@@ -97,6 +105,9 @@ def test_a_crisis_shows_a_banner_takes_one_update_and_one_decision(app, client, 
     with db(app).session() as s:
         assert s.get(Crisis, crisis_id).status == "identified"
         assert all(len(s.get(Incident, i).compensations) == 1 for i in shops["ids"][1:3])
+    unsaid = client.post(f"/crises/{crisis_id}/updates", data={"csrf": token, "text-en": "", "text-es": "",
+                                                              "status": "resolved", "send": "1"})
+    assert unsaid.status_code == 400 and "write what happened" in unsaid.get_data(as_text=True).lower()
 
 
 def test_another_shops_incident_and_crisis_are_not_found(app, client, shops):
