@@ -49,11 +49,13 @@ def report(session: Session, shop: Shop, start: date, end: date, now: datetime) 
 
 def _crises(session: Session, shop: Shop, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """The crises opened in the range, with what the team said when it closed them."""
-    found = session.execute(select(Crisis).where(Crisis.shop_id == shop.id, Crisis.opened_at >= since,
-                                                 Crisis.opened_at < until).order_by(Crisis.opened_at)).scalars()
+    found = session.execute(
+        select(Crisis, func.count(Incident.id)).outerjoin(Incident, Incident.crisis_id == Crisis.id)
+        .where(Crisis.shop_id == shop.id, Crisis.opened_at >= since, Crisis.opened_at < until)
+        .group_by(Crisis.id).order_by(Crisis.opened_at)).all()
     return [{"id": c.id, "cause": describe(c), "status": c.status, "opened_at": iso(c.opened_at),
              "resolved_at": iso(c.resolved_at) if c.resolved_at else None,
-             "incidents": len(c.incidents), "summary": c.summary} for c in found]
+             "incidents": n, "summary": c.summary} for c, n in found]
 
 
 def _grouped(session: Session, column, in_range, join_order: bool = False) -> dict[str, int]:
@@ -92,7 +94,10 @@ def _compensation(session: Session, in_range) -> dict[str, Any]:
         .join(Incident, Incident.id == Compensation.incident_id).join(Order, Order.id == Incident.order_id)
         .where(*issued)
         .group_by(Compensation.currency, Incident.responsibility, Incident.kind, Order.carrier)).all()
-    lines = select(OrderItem.order_id, OrderItem.sku).where(OrderItem.sku.is_not(None)).distinct().subquery()
+    # The lines of this range's orders only: a DISTINCT over every shop's lines would read them all.
+    lines = (select(OrderItem.order_id, OrderItem.sku)
+             .where(OrderItem.sku.is_not(None), OrderItem.order_id.in_(select(Incident.order_id).where(*in_range)))
+             .distinct().subquery())
     by_sku = session.execute(
         select(Compensation.currency, lines.c.sku, func.sum(cost))
         .join(Incident, Incident.id == Compensation.incident_id).join(lines, lines.c.order_id == Incident.order_id)

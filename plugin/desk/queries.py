@@ -104,13 +104,14 @@ class Page:
     next_cursor: int | None  # the cursor of the next page; None on the last one
 
 
-def find(session: Session, shop_id: int, f: Filters) -> Page:
-    """One page of this shop's incidents that match every filter."""
+def find(session: Session, shop_id: int, f: Filters, loads: tuple[Any, ...] = LOADS) -> Page:
+    """One page of this shop's incidents that match every filter, with what `loads` names loaded with them
+    (by default what the incident JSON reads)."""
     q = _where(select(Incident).join(Incident.order), shop_id, f)
     if f.cursor is not None:
         q = q.where(Incident.id < f.cursor if f.sort == "newest" else Incident.id > f.cursor)
     q = q.order_by(Incident.id.desc() if f.sort == "newest" else Incident.id.asc()).limit(f.limit + 1)
-    q = q.options(*LOADS)
+    q = q.options(*loads)
     rows = list(session.execute(q).scalars())
     more = len(rows) > f.limit
     rows = rows[:f.limit]

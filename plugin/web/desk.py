@@ -101,7 +101,7 @@ def incidents() -> Response:
     except FilterError as exc:
         return render("incidents.html", 400, problem=str(exc)[:1].upper() + str(exc)[1:] + ".", filters=None,
                        args=request.args, page=None, total=0, **_choices())
-    page = find(s, g.shop.id, f)
+    page = find(s, g.shop.id, f, loads=(selectinload(Incident.order),))  # the list shows only the order
     cursor = "before_id" if f.sort == "newest" else "after_id"
     nxt = desk_url("desk.incidents", **f.query(**{cursor: page.next_cursor})) if page.next_cursor else None
     return render("incidents.html", filters=f, args=request.args, page=page, total=count(s, g.shop.id, f),
