@@ -54,6 +54,7 @@ bench: $(STAMP) system-packages
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/messages.py
 	$(BIN)/python bench/crises.py
+	$(BIN)/python bench/desk.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,4 +1,4 @@
-"""indexes for the desk: a shop's incidents by id, its orders by number
+"""indexes for the desk: a shop's incidents by id and by day, its orders by number
 
 On PostgreSQL they are built CONCURRENTLY, outside the release's transaction, so webhooks keep being stored
 while a big table is indexed.
@@ -16,6 +16,7 @@ branch_labels = None
 depends_on = None
 
 INDEXES = (('ix_incidents_shop_id_id', 'incidents', ['shop_id', 'id']),
+           ('ix_incidents_shop_id_opened_at', 'incidents', ['shop_id', 'opened_at']),
            ('ix_orders_shop_number', 'orders', ['shop_id', 'number']))
 
 

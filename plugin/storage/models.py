@@ -261,6 +261,8 @@ class Incident(Base):
         Index("ix_incidents_opened_at", "opened_at"),
         # The desk pages a shop's incidents newest first, by id.
         Index("ix_incidents_shop_id_id", "shop_id", "id"),
+        # A shop's incidents of a range of days: the desk's date filter and every analytics figure.
+        Index("ix_incidents_shop_id_opened_at", "shop_id", "opened_at"),
     )
 
 
