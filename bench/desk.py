@@ -205,7 +205,7 @@ def main() -> None:
 
         # 1. The incident list.
         queries = plan_queries(stack, shop_ids, args.queries, rng)
-        for kind, shop, q in plan_queries(stack, shop_ids, 2 * len(KINDS), random.Random(6)):  # warm-up
+        for _kind, shop, q in plan_queries(stack, shop_ids, 2 * len(KINDS), random.Random(6)):  # warm-up
             one_list(stack, shop, q)
         by_kind: dict[str, list[float]] = defaultdict(list)
         found: dict[str, list[tuple[int, int]]] = defaultdict(list)
