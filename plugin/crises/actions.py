@@ -33,24 +33,10 @@ def post_update(session: Session, crisis: Crisis, *, text: str, status: str | No
     message to the customer of every open incident of the crisis. `texts` holds the words per language
     ({"en": …, "es": …}); a customer whose language has none gets `text`, or with none Redress's own words
     for the cause in their language. The caller commits, then sends."""
-    text = (text or "").replace("\r\n", "\n").strip()
-    by_language = {k: v.replace("\r\n", "\n").strip() for k, v in (texts or {}).items()
-                   if isinstance(v, str) and v.strip()}
+    text, by_language = _words(text, texts)
     if nonce and any(u.get("nonce") == nonce for u in crisis.updates):
         return Posted()  # the same form sent twice (a double click): told once
-    if any(len(t) > TEXT_MAX for t in (text, *by_language.values())):
-        raise CrisisError(f"the update is longer than {TEXT_MAX:,} characters")
-    if texts is not None and not set(texts) <= set(values(Locale)):
-        raise CrisisError(f"texts are given per language: {', '.join(values(Locale))}")
-    if status is not None and status not in values(CrisisStatus):
-        raise CrisisError(f"status must be one of {', '.join(values(CrisisStatus))}")
-    if crisis.status == CrisisStatus.RESOLVED:
-        raise CrisisError("the crisis is resolved; it takes no more updates")
-    if not text and not by_language and not send_to_customers and status is None:
-        raise CrisisError("an update needs a text, a new status or both")
-    if status == CrisisStatus.RESOLVED and send_to_customers and not text and not by_language:
-        # Redress's own words say the trouble is still going on: a closing update is the team's to write.
-        raise CrisisError("write what happened before telling customers the crisis is resolved")
+    _check(crisis, text, by_language, texts, status, send_to_customers)
     out = Posted()
     if send_to_customers:
         cause = dict(crisis.cause)
@@ -75,4 +61,28 @@ def post_update(session: Session, crisis: Crisis, *, text: str, status: str | No
         update["nonce"] = nonce
     crisis.updates = [*crisis.updates, update]
     return out
+
+
+def _words(text: str, texts: dict[str, str] | None) -> tuple[str, dict[str, str]]:
+    text = (text or "").replace("\r\n", "\n").strip()
+    by_language = {k: v.replace("\r\n", "\n").strip() for k, v in (texts or {}).items()
+                   if isinstance(v, str) and v.strip()}
+    return text, by_language
+
+
+def _check(crisis: Crisis, text: str, by_language: dict[str, str], texts: dict[str, str] | None,
+           status: str | None, send_to_customers: bool) -> None:
+    if any(len(t) > TEXT_MAX for t in (text, *by_language.values())):
+        raise CrisisError(f"the update is longer than {TEXT_MAX:,} characters")
+    if texts is not None and not set(texts) <= set(values(Locale)):
+        raise CrisisError(f"texts are given per language: {', '.join(values(Locale))}")
+    if status is not None and status not in values(CrisisStatus):
+        raise CrisisError(f"status must be one of {', '.join(values(CrisisStatus))}")
+    if crisis.status == CrisisStatus.RESOLVED:
+        raise CrisisError("the crisis is resolved; it takes no more updates")
+    if not text and not by_language and not send_to_customers and status is None:
+        raise CrisisError("an update needs a text, a new status or both")
+    if status == CrisisStatus.RESOLVED and send_to_customers and not text and not by_language:
+        # Redress's own words say the trouble is still going on: a closing update is the team's to write.
+        raise CrisisError("write what happened before telling customers the crisis is resolved")
 

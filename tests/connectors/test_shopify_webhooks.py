@@ -31,7 +31,15 @@ def test_sample_cancelled_order_becomes_a_customer_incident(app, client):
     assert inc["kind"] == "order_cancelled" and inc["responsibility"] == "customer"
     assert inc["status"] == "open" and inc["resolved_at"] is None
     assert inc["order"] == {"id": ORDER_ID, "number": "#9999", "customer_email": "jon@example.com",
-                            "total": "404.95", "shipping": "10.00", "currency": "USD"}
+                            "total": "404.95", "shipping": "10.00", "currency": "USD",
+                            # where it was going and how, and what was in it: what the desk and analytics group by
+                            "country": "US", "region": "KY", "carrier": None, "service": "Generic Shipping",
+                            "items": [{"sku": "SKU2006-001", "title": "Aviator sunglasses", "quantity": 1},
+                                      {"sku": "LENS-PROTECT-2YR", "title": "Lens Protection Plan (2 Year)",
+                                       "quantity": 1},
+                                      {"sku": "CASE-LEATHER-PREM", "title": "Premium Leather Case", "quantity": 1},
+                                      {"sku": "SKU2006-020", "title": "Mid-century lounger", "quantity": 1},
+                                      {"sku": "SKU2006-035", "title": "Coffee table", "quantity": 1}]}
     assert inc["opened_at"].endswith("Z")
     assert any(e["source"] == "webhook:orders/cancelled" and "customer" in e["fact"] for e in inc["evidence"])
     assert inc["compensations"] == []

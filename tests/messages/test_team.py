@@ -14,7 +14,7 @@ from plugin.extensions import config, db
 from plugin.messages.team import alert_team
 from plugin.storage.models import Compensation, Incident, Message, Order, Shop
 from tests.support import smtp as smtp_server
-from tests.support.platforms import connect_shopify
+from tests.support.platforms import connect_shopify, wake
 
 MORNING = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)  # the shop is on UTC
 
@@ -157,6 +157,7 @@ def test_a_compensation_waiting_for_approval_is_told_to_the_team_once(app, inbox
 
 def test_an_answer_about_to_be_late_is_told_to_the_team_two_hours_before(app, inbox):
     shop_id = shop_with_team(app)
+    wake(app)  # the customer's own update, due now, is not held until morning
     now = datetime.now(UTC).replace(microsecond=0)
     lost_parcel_waiting_for_approval(app, shop_id)
     with db(app).session() as s:
