@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from plugin.messages.formats import typed_words
 from plugin.messages.record import language, record_crisis_update
 from plugin.orders.facts import iso
 from plugin.storage.models import Crisis, Message
@@ -64,10 +65,7 @@ def post_update(session: Session, crisis: Crisis, *, text: str, status: str | No
 
 
 def _words(text: str, texts: dict[str, str] | None) -> tuple[str, dict[str, str]]:
-    text = (text or "").replace("\r\n", "\n").strip()
-    by_language = {k: v.replace("\r\n", "\n").strip() for k, v in (texts or {}).items()
-                   if isinstance(v, str) and v.strip()}
-    return text, by_language
+    return typed_words(text), {k: words for k, v in (texts or {}).items() if (words := typed_words(v))}
 
 
 def _check(crisis: Crisis, text: str, by_language: dict[str, str], texts: dict[str, str] | None,
@@ -85,4 +83,3 @@ def _check(crisis: Crisis, text: str, by_language: dict[str, str], texts: dict[s
     if status == CrisisStatus.RESOLVED and send_to_customers and not text and not by_language:
         # Redress's own words say the trouble is still going on: a closing update is the team's to write.
         raise CrisisError("write what happened before telling customers the crisis is resolved")
-

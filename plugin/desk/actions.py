@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from plugin.compensation.ledger import replan
 from plugin.incidents.lifecycle import add_evidence, dismiss
+from plugin.messages.formats import typed_words
 from plugin.messages.record import record_team_words
 from plugin.orders.facts import iso
 from plugin.storage.models import Compensation, Incident, IncidentNote, Message
@@ -38,8 +39,7 @@ class Done:
 
 
 def _text(value: object, what: str, limit: int, required: bool = True) -> str:
-    # A browser's textarea sends CRLF: paragraphs are kept as blank lines, whatever sent them.
-    text = value.replace("\r\n", "\n").strip() if isinstance(value, str) else ""
+    text = typed_words(value)
     if required and not text:
         raise ActionError(f"{what} is required")
     if len(text) > limit:

@@ -23,6 +23,12 @@ LONG_DAY_YEAR = {Locale.ES: "EEEE d 'de' MMMM 'de' y", Locale.EN: "EEEE, MMMM d,
 FOUR_DIGITS = re.compile(r"(?<![\d.])(\d)\.(\d{3})(?![\d.])")
 
 
+
+def typed_words(value: object) -> str:
+    """What a person typed in a form: a browser textarea's CRLF as plain newlines (paragraphs kept as blank
+    lines, whatever sent them), no blanks around it; anything but text is no words."""
+    return value.replace("\r\n", "\n").strip() if isinstance(value, str) else ""
+
 def _grouped(text: str, locale: Locale) -> str:
     return FOUR_DIGITS.sub(r"\1\2", text) if locale == Locale.ES else text
 
