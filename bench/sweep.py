@@ -75,7 +75,7 @@ def reconcile_pass(stack: Stack, platform: str, changed: int) -> float:
     try:
         with db(stack.app).session() as s:
             if platform == "woocommerce":
-                from tests.support.fake_woocommerce import FakeWooCommerce
+                from simulated.woocommerce import FakeWooCommerce
                 from tests.support.platforms import wc_order
 
                 fake = FakeWooCommerce(server)
@@ -85,7 +85,7 @@ def reconcile_pass(stack: Stack, platform: str, changed: int) -> float:
                 shop, _, _ = add_woocommerce(s, vault(stack.app), config(stack.app), url=fake.url, key="ck_test",
                                              secret="cs_test", webhook_secret="x")
             else:
-                from tests.support.fake_shopify import FakeShopify, admin_schema, order_node
+                from simulated.shopify import FakeShopify, admin_schema, order_node
 
                 admin_schema()  # parse the 3.4 MB schema before the clock starts
                 fake = FakeShopify(server)

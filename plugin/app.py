@@ -38,7 +38,7 @@ def create_app(config: Config | None = None) -> Flask:
     extensions.init_app(app, config)
     Babel(app, locale_selector=_locale)
 
-    from plugin.web import analytics, api, desk, embedded, health, install, messages, settings, status, webhooks
+    from plugin.web import analytics, api, demo, desk, embedded, health, install, messages, settings, status, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
@@ -50,6 +50,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(status.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(demo.bp)
 
     @app.teardown_appcontext
     def _close_session(_exc):

@@ -638,6 +638,30 @@ def inbox_purge():
 
 
 @main.command()
+@click.option("--exit", "exit_after", is_flag=True, help="exit once the replay is done, instead of serving the "
+              "simulated stores until Ctrl-C")
+@click.option("--seconds", type=click.FloatRange(0, 3600), default=45, show_default=True,
+              help="how long the sending of the day's webhooks takes")
+def demo(exit_after, seconds):
+    """Connect a simulated Shopify and WooCommerce store, replay a day of their orders as signed webhooks
+    to this instance, and print what came of it with a sign-in link."""
+    from plugin.demo import run as demo_run
+    from plugin.demo.errors import DemoError
+    from plugin.web.auth import login_link
+
+    app = _app()
+
+    def link(shop_id: int) -> str:
+        with app.test_request_context():
+            return login_link(shop_id)
+    try:
+        code = demo_run.main(app, seconds=seconds, serve=not exit_after, echo=click.echo, link=link)
+    except DemoError as exc:
+        _fail(str(exc))
+    sys.exit(code)
+
+
+@main.command()
 @click.option("--shop", "shop_id", type=int, default=None, help="only this shop")
 def reconcile(shop_id):
     """Poll the platforms once for orders changed since the last sync."""

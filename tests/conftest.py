@@ -101,7 +101,7 @@ def client(app):
 
 @pytest.fixture
 def fake_shopify(httpserver):
-    from tests.support.fake_shopify import FakeShopify
+    from simulated.shopify import FakeShopify
 
     return FakeShopify(httpserver)
 
@@ -121,7 +121,7 @@ def shopify(app, fake_shopify):
 def woo(app, httpserver):
     """A WooCommerce shop connected to the fake store; jobs run with this app."""
     from jobs import use_app
-    from tests.support.fake_woocommerce import FakeWooCommerce
+    from simulated.woocommerce import FakeWooCommerce
     from tests.support.platforms import connect_woocommerce
 
     fake = FakeWooCommerce(httpserver)

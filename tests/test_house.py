@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # The domain and the jobs read as short stages; web views and the CLI may be longer.
 SHORT = ["plugin/orders", "plugin/incidents", "plugin/compensation", "plugin/intake", "plugin/shops", "plugin/messages",
-         "plugin/desk", "plugin/analytics", "plugin/crises",
+         "plugin/desk", "plugin/analytics", "plugin/crises", "plugin/demo",
          "plugin/vocabulary.py", "jobs"]
 MAX_LINES = 45
 

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import text
 
 from plugin.extensions import db, redis_conn
+from plugin.web import demo
 
 bp = Blueprint("health", __name__)
 
@@ -31,4 +32,6 @@ def healthz():
 @bp.get("/")
 def index():
     lang = request.accept_languages.best_match(["en", "es"]) or "en"
-    return render_template("index.html", lang=lang)
+    offer = demo.offered()
+    return render_template("index.html", lang=lang, demo=offer and demo.state(),
+                           csrf=demo.csrf_token() if offer else None)

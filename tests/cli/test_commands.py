@@ -90,7 +90,7 @@ def test_sweep_runs_once_and_reports(make_app):
 def test_reconcile_finds_a_stalled_order_whose_webhooks_were_lost(make_app, httpserver):
     from datetime import UTC, datetime, timedelta
 
-    from tests.support.fake_woocommerce import FakeWooCommerce
+    from simulated.woocommerce import FakeWooCommerce
     from tests.support.platforms import wc_order
 
     fake = FakeWooCommerce(httpserver)
@@ -115,8 +115,8 @@ def test_reconcile_finds_a_stalled_order_whose_webhooks_were_lost(make_app, http
 
 
 def test_shops_add_warns_on_stderr_when_the_store_refuses_the_credentials(make_app, httpserver):
-    from tests.support.fake_shopify import FakeShopify
-    from tests.support.fake_woocommerce import FakeWooCommerce
+    from simulated.shopify import FakeShopify
+    from simulated.woocommerce import FakeWooCommerce
 
     shopify, woo = FakeShopify(httpserver), FakeWooCommerce(httpserver)
     app = make_app(allow_private_stores=True)
@@ -142,7 +142,7 @@ def test_shops_add_warns_on_stderr_when_the_store_refuses_the_credentials(make_a
 
 
 def test_shops_check_tells_credentials_webhooks_and_the_last_delivery(make_app, httpserver):
-    from tests.support.fake_shopify import FakeShopify
+    from simulated.shopify import FakeShopify
 
     fake = FakeShopify(httpserver)
     app = make_app(allow_private_stores=True, public_url="https://redress.example.com")
@@ -178,8 +178,8 @@ def test_shops_check_tells_credentials_webhooks_and_the_last_delivery(make_app, 
 def test_reconcile_goes_on_past_a_failing_shop_and_names_it(make_app, httpserver):
     from datetime import UTC, datetime, timedelta
 
-    from tests.support.fake_shopify import FakeShopify, order_node
-    from tests.support.fake_woocommerce import FakeWooCommerce
+    from simulated.shopify import FakeShopify, order_node
+    from simulated.woocommerce import FakeWooCommerce
     from tests.support.platforms import wc_order
 
     garbage = FakeShopify(httpserver)

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs import compensate, sweep
-from tests.support.fake_shopify import FakeShopify
-from tests.support.fake_woocommerce import FakeWooCommerce
+from simulated.shopify import FakeShopify
+from simulated.woocommerce import FakeWooCommerce
 from tests.support.ledger import NOW, late_order, ledger, set_policy, shop_rule
 from tests.support.platforms import post_shopify, shopify_order, wc_order
 from tests.support.work import incidents, run_worker

@@ -17,9 +17,9 @@ from plugin.compensation.ledger import LedgerError, approve, cancel, plan_for_in
 from plugin.extensions import db, redis_conn
 from plugin.storage.models import Compensation
 from plugin.storage.queue import enqueue_compensation, queue
+from simulated.shopify import FakeShopify
 from tests.conftest import make_config
 from tests.support.cli import redress
-from tests.support.fake_shopify import FakeShopify
 from tests.support.ledger import late_order, ledger, set_policy, shop_rule
 from tests.support.platforms import connect_shopify
 from tests.support.work import incidents, run_worker

@@ -13,9 +13,9 @@ from plugin.app import create_app
 from plugin.extensions import config, db, vault
 from plugin.shops.tokens import shop_access
 from plugin.storage.models import Shop
+from simulated.shopify import FakeShopify
+from simulated.woocommerce import FakeWooCommerce
 from tests.support.cli import redress
-from tests.support.fake_shopify import FakeShopify
-from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.platforms import connect_shopify, connect_woocommerce
 
 

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from plugin.storage.crypto import generate_key
+from simulated.shopify import FakeShopify
 from tests.support.browser import launch
-from tests.support.fake_shopify import FakeShopify
 from tests.support.pg import _free_port
 from tests.support.work import start_web
 

@@ -18,8 +18,8 @@ from plugin.extensions import config, db, vault
 from plugin.orders.facts import iso
 from plugin.shops.connect import add_shopify, add_woocommerce
 from plugin.storage.models import Shop, WebhookDelivery
-from tests.support.fake_shopify import FakeShopify, admin_schema, fulfillment_node, order_node
-from tests.support.fake_woocommerce import FakeWooCommerce
+from simulated.shopify import FakeShopify, admin_schema, fulfillment_node, order_node
+from simulated.woocommerce import FakeWooCommerce
 from tests.support.platforms import wc_order
 from tests.support.work import count, incidents, run_worker
 

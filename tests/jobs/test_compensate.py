@@ -15,8 +15,8 @@ from plugin.compensation.ledger import approve, cancel
 from plugin.extensions import config, db, vault
 from plugin.shops.tokens import shop_access
 from plugin.storage.models import Compensation, Order
+from simulated.woocommerce import FakeWooCommerce
 from tests.support.cli import redress
-from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.platforms import connect_woocommerce, post_shopify, post_wc, shopify_order, wc_order
 from tests.support.work import incidents, run_worker
 

@@ -18,7 +18,7 @@ from jobs.compensate import request_for
 from plugin.extensions import config, db, vault
 from plugin.shops.tokens import shop_access
 from plugin.storage.models import Compensation, Incident, Order, Shop
-from tests.support.fake_woocommerce import FakeWooCommerce
+from simulated.woocommerce import FakeWooCommerce
 from tests.support.platforms import connect_woocommerce, wc_order
 
 EVENTS = st.sampled_from(["run", "run", "fails_500", "answer_lost", "worker_killed_after_call", "two_runs"])

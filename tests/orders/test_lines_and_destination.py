@@ -15,8 +15,8 @@ from connectors.base import PayloadError, country_code, line_item
 from jobs import reconcile
 from plugin.extensions import db
 from plugin.storage.models import Order, OrderItem
+from simulated.shopify import order_node
 from tests.intake.test_reconcile import fast_retry, shopify, woo  # noqa: F401  (fixtures)
-from tests.support.fake_shopify import order_node
 from tests.support.platforms import (
     connect_shopify,
     connect_woocommerce,

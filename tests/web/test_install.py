@@ -15,8 +15,8 @@ from sqlalchemy import select
 from plugin.app import create_app
 from plugin.extensions import db, vault
 from plugin.storage.models import Shop
+from simulated.woocommerce import FakeWooCommerce
 from tests.conftest import make_config
-from tests.support.fake_woocommerce import FakeWooCommerce
 from tests.support.work import run_worker
 
 SHOP = "snowdevil.myshopify.com"

@@ -22,16 +22,17 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, VariableNode, build_schema, execute, parse, validate
+from graphql import GraphQLError, VariableNode, build_schema, execute_sync, parse, validate
 from werkzeug import Request, Response
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "shopify" / "admin-2026-04.schema.graphql"
+SCHEMA_FILE = Path(__file__).resolve().parent / "admin-2026-04.schema.graphql"
 TOKEN = "shpat_test"
 PATH = "/admin/api/2026-04/graphql.json"
 
@@ -59,7 +60,7 @@ def order_node(order_id: int, *, updated_at: datetime, created_at: datetime, fin
                fulfillment: str = "UNFULFILLED", cancelled_at: datetime | None = None, cancel_reason: str | None = None,
                fulfillments: list[dict] | None = None, total: str = "59.00", shipping: str = "5.00",
                email: str = "ana@example.com", country: str = "US", region: str | None = "NY",
-               lines: list[tuple[str | None, str, int]] = (("SKU-1", "Blue mug", 1),),
+               lines: Sequence[tuple[str | None, str, int]] = (("SKU-1", "Blue mug", 1),),
                service: str | None = "Standard") -> dict:
     fs = fulfillments or []
     return {
@@ -81,7 +82,7 @@ def order_node(order_id: int, *, updated_at: datetime, created_at: datetime, fin
 
 
 def fulfillment_node(fid: int, *, created_at: datetime, updated_at: datetime | None = None,
-                     display: str = "IN_TRANSIT", events: list[tuple[str, datetime]] = (),
+                     display: str = "IN_TRANSIT", events: Sequence[tuple[str, datetime]] = (),
                      company: str = "UPS", number: str = "1Z999") -> dict:
     evs = [{"id": gid("FulfillmentEvent", f"{fid}{i}"), "status": status, "happenedAt": _stamp(at),
             "message": None, "estimatedDeliveryAt": None} for i, (status, at) in enumerate(events)]
@@ -376,7 +377,7 @@ class FakeShopify:
                 "refundCreate": self._refund_create, "discountCodeBasicCreate": self._discount_create,
                 "webhookSubscriptionCreate": self._subscribe, "shop": {"name": "Snow Devil"},
                 "webhookSubscriptions": self._subscriptions}
-        result = execute(admin_schema(), document, root_value=root, variable_values=body.get("variables") or {})
+        result = execute_sync(admin_schema(), document, root_value=root, variable_values=body.get("variables") or {})
         if result.errors:
             return self._errors(result.errors)
         orders = (result.data or {}).get("orders")

@@ -1,0 +1,49 @@
+"""The front page offers the demo only on an instance with no shops of its own, and its routes refuse
+everything else: a real shop beside it, a missing form token, a desk before the demo is ready."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from plugin.demo.run import STATE_KEY
+from plugin.extensions import redis_conn
+from tests.support.platforms import connect_shopify
+
+BUTTON = "Try it with a demo store"
+
+
+def _csrf(client) -> str:
+    page = client.get("/").get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_an_empty_instance_offers_the_demo_in_the_visitors_language(client):
+    assert BUTTON in client.get("/").get_data(as_text=True)
+    spanish = client.get("/", headers={"Accept-Language": "es-ES,es;q=0.9"}).get_data(as_text=True)
+    assert "Pruébalo con una tienda de demostración" in spanish
+
+
+def test_an_instance_with_a_shop_of_its_own_never_offers_or_starts_the_demo(app, client):
+    token = _csrf(client)
+    connect_shopify(app)
+    assert BUTTON not in client.get("/").get_data(as_text=True)
+    r = client.post("/demo", data={"csrf": token})
+    assert r.status_code == 409 and "shops of its own" in r.get_data(as_text=True)
+    redis_conn(app).set(STATE_KEY, json.dumps({"stage": "done", "shops": {"shopify": 1}}))
+    assert client.post("/demo/desk/shopify", data={"csrf": token}).status_code == 409  # a real shop: no sign-in
+    assert client.get("/incidents").status_code == 401
+
+
+def test_the_demo_routes_want_the_form_token_and_a_finished_demo(app, client):
+    assert client.post("/demo", data={}).status_code == 400
+    token = _csrf(client)
+    assert client.post("/demo/desk/shopify", data={"csrf": token}).status_code == 409
+    assert client.get("/demo").status_code == 302  # nothing running: back to the front page
+
+
+def test_after_a_failed_demo_the_front_page_offers_it_again(app, client):
+    redis_conn(app).set(STATE_KEY, json.dumps({"stage": "failed", "error": "nothing has moved for 90 s"}))
+    assert BUTTON in client.get("/").get_data(as_text=True)
+    page = client.get("/demo").get_data(as_text=True)
+    assert "nothing has moved for 90 s" in page and "Try again" in page
