@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from plugin.compensation.policy import LANGUAGES, check_policy, default_policy, stored_policy
 from plugin.compensation.preview import Preview, preview
 from plugin.compensation.rules import OFFER_DAYS, PolicyError, parse_policy
+from plugin.demo.shops import is_demo
 from plugin.extensions import config, redis_conn
 from plugin.messages.communication import EMAIL, MAX_SILENCE_HOURS
 from plugin.orders.timing import DEFAULT_TIMING
@@ -164,6 +165,10 @@ def save():
     return save_for_shop(request.form)
 
 
+DEMO_READ_ONLY = ("The demo shop's settings can be tried with Preview but not saved: connect a store of your "
+                  "own to keep settings")
+
+
 def save_for_shop(form, embedded: dict | None = None) -> ResponseReturnValue:
     """Validate and save the settings form for g.shop; the page again with every problem if it is invalid."""
     stored = g.shop.policy if isinstance(g.shop.policy, dict) and g.shop.policy else default_policy()
@@ -177,6 +182,10 @@ def save_for_shop(form, embedded: dict | None = None) -> ResponseReturnValue:
                      owner_email=form.get("owner-email") or "")
     if form.get("intent") == "preview":
         return _page(policy, timezone, proposed=policy, embedded=embedded)
+    if is_demo(g.shop):
+        # Anyone may open an empty instance's demo: its shop must never be made to mail addresses of their choosing.
+        return _page(policy, timezone, problems=[DEMO_READ_ONLY], status=403, embedded=embedded,
+                     owner_email=form.get("owner-email") or "")
     g.shop.policy = stored_policy(policy)
     g.shop.timezone = timezone
     g.shop.owner_email = owner_email

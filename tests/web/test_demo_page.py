@@ -47,3 +47,23 @@ def test_after_a_failed_demo_the_front_page_offers_it_again(app, client):
     assert BUTTON in client.get("/").get_data(as_text=True)
     page = client.get("/demo").get_data(as_text=True)
     assert "nothing has moved for 90 s" in page and "Try again" in page
+
+
+def test_the_demo_shops_settings_can_be_previewed_but_never_saved(app, client):
+    from plugin.demo.day import DEMO_OWNER
+    from plugin.extensions import db
+    from plugin.storage.models import Shop
+    from tests.web.test_settings import form_of, sign_in
+
+    shop_id, _ = connect_shopify(app)
+    with db(app).session() as s:
+        s.get(Shop, shop_id).owner_email = DEMO_OWNER
+        s.commit()
+    sign_in(app, client, shop_id)
+    data = form_of(client.get("/settings").get_data(as_text=True))
+    data["owner-email"] = ["visitor@elsewhere.example"]
+    assert client.post("/settings", data={**data, "intent": "preview"}).status_code == 200
+    refused = client.post("/settings", data={**data, "intent": "save"})
+    assert refused.status_code == 403 and "can be tried with Preview but not saved" in refused.get_data(as_text=True)
+    with db(app).session() as s:
+        assert s.get(Shop, shop_id).owner_email == DEMO_OWNER
