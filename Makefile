@@ -49,6 +49,8 @@ system-packages:
 	fi
 
 bench: $(STAMP) system-packages
+	@command -v wrk >/dev/null || (echo "installing Debian packages: wrk" && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/parse.py

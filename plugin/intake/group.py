@@ -40,6 +40,12 @@ class GroupCommit(Generic[Row, Key]):
     groups: int = 0  # how many commits so far (for the benchmark and the tests)
     rows: int = 0
 
+    @property
+    def queued(self) -> int:
+        """Rows waiting for the next group's commit."""
+        with self._cond:
+            return len(self._queue)
+
     def submit(self, row: Row) -> bool:
         """Store `row`; True when it was new, False when its key was stored before. Raises what the write
         of its group raised."""

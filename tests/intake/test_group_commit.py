@@ -42,9 +42,9 @@ def group(store: Store, max_rows: int = 200) -> GroupCommit:
 
 def _queued(gc: GroupCommit, n: int) -> None:
     deadline = time.monotonic() + 10
-    while len(gc._queue) < n and time.monotonic() < deadline:
+    while gc.queued < n and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert len(gc._queue) == n
+    assert gc.queued == n
 
 
 def test_a_lone_request_is_written_at_once():
