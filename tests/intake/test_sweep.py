@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from jobs import sweep, use_app
+from plugin.extensions import config, db, vault
+from plugin.shops.connect import install_shopify
 from tests.support.platforms import (
+    SHOP_DOMAIN,
     connect_shopify,
     connect_woocommerce,
     post_shopify,
@@ -145,3 +148,20 @@ def test_the_carriers_estimate_from_a_scan_sets_the_delivery_deadline(app, clien
     [inc] = incidents(app)
     assert (inc["kind"], inc["responsibility"]) == ("delivery_late", "carrier")
     assert "estimated delivery" in inc["evidence"][-1]["fact"]
+
+
+def test_an_uninstalled_shops_orders_are_not_swept_and_reinstalling_picks_them_up_again(app, client):
+    connect_shopify(app)
+    post_shopify(client, shopify_order(**PAID), topic="orders/paid")
+    run_worker(app)
+    due = order(app, "820982911946154508").next_check_at
+    post_shopify(client, {"id": 1, "domain": SHOP_DOMAIN}, topic="app/uninstalled")
+    run_worker(app)
+
+    use_app(app)
+    assert sweep.run(now=due + timedelta(days=30))["orders_checked"] == 0
+    assert incidents(app) == []  # no stall found in what was known a month ago, nobody written to
+    with db(app).session() as s, s.begin():  # installed again: the OAuth callback switches it back on
+        install_shopify(s, vault(app), config(app), domain=SHOP_DOMAIN, credentials={"access_token": "shpat_new"})
+    assert sweep.run(now=due + timedelta(minutes=1))["orders_checked"] == 1
+    assert [i["kind"] for i in incidents(app)] == ["fulfillment_late"]
