@@ -22,7 +22,9 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
     """Process the deliveries pending when the job starts (or until time is up, then hand over to a new job).
 
     Deliveries that arrive meanwhile enqueue the next drain (the flag is cleared first), so under a steady
-    stream each drain ends and the worker turns to its other queues before the next one.
+    stream each drain ends and the worker turns to its other queues before the next one. A full batch asks
+    for another drain too, so on a backlog every idle worker joins in (each takes rows the others have not
+    locked); a drain that finds nothing left ends at once.
     """
     app = get_app()
     conn = redis_conn(app)
@@ -35,9 +37,11 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
     started = time.monotonic()
     while True:
         done = _one_batch(app, batch_size, skip, upto)
-        if done.deliveries == 0:
+        if done.deliveries == 0 and not done.deferred:
             break
-        skip.update(done.retry_later)
+        skip.update(done.retry_later, done.deferred)
+        if done.deliveries + len(done.deferred) >= batch_size or done.deferred:
+            request_drain(conn)  # more is waiting, or was left for later: an idle worker may share it
         for name in ("deliveries", "orders", "opened", "resolved", "failed"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
         # Committed: now the platform may be asked.
@@ -48,7 +52,7 @@ def drain(batch_size: int = BATCH, max_seconds: float = 60.0) -> dict:
             break
     if total.orders:
         request_messages(conn)  # an incident opened, resolved or changed: its customer hears now
-    summary = {k: v for k, v in total.__dict__.items() if k not in ("compensations", "retry_later")}
+    summary = {k: v for k, v in total.__dict__.items() if k not in ("compensations", "retry_later", "deferred")}
     summary["compensations"] = planned
     if total.deliveries:
         log.info("inbox drained: %s", summary)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
@@ -30,6 +30,7 @@ from plugin.storage.models import Compensation, Incident, Order, OrderItem, Shop
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+LOCKED_BATCHES = 4
 ERROR_CHARS = 1000  # an error quotes the payload; a hostile one may be megabytes long
 
 
@@ -42,6 +43,7 @@ class BatchResult:
     failed: int = 0
     compensations: list[Compensation] = field(default_factory=list)  # newly planned, to issue after commit
     retry_later: list[int] = field(default_factory=list)  # failed deliveries a later drain tries again
+    deferred: list[int] = field(default_factory=list)  # about an order another worker has in hand: left pending
 
 
 OrderKey = tuple[int, str]  # (shop id, the platform's order id)
@@ -61,20 +63,30 @@ def last_delivery_id(session: Session) -> int:
 
 def pending_deliveries(session: Session, limit: int, skip: Iterable[int] = (),
                        upto: int | None = None) -> list[WebhookDelivery]:
-    q = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.processed_at.is_(None), WebhookDelivery.attempts < MAX_ATTEMPTS)
-        .order_by(WebhookDelivery.id)
-        .limit(limit)
-        # Several workers may drain at once: each takes rows the others have not locked.
-        .with_for_update(skip_locked=True)
-    )
+    """Up to `limit` pending deliveries, shared fairly among the shops that have some: every shop's oldest
+    first, then every shop's second, and so on, so a shop with a backlog of thousands (a bulk import, a
+    reconciliation after an outage) never keeps another shop's new delivery waiting behind it. Within a
+    shop they stay oldest first."""
+    d = WebhookDelivery
+    turn = func.row_number().over(partition_by=d.shop_id, order_by=d.id).label("turn")
+    waiting = select(d.id, turn).where(d.processed_at.is_(None), d.attempts < MAX_ATTEMPTS)
     if upto is not None:
-        q = q.where(WebhookDelivery.id <= upto)
+        waiting = waiting.where(d.id <= upto)
     skip = list(skip)
     if skip:
-        q = q.where(WebhookDelivery.id.not_in(skip))
-    return list(session.execute(q).scalars())
+        waiting = waiting.where(d.id.not_in(skip))
+    w = waiting.subquery()
+    # Rows of the first turns only, to keep the sort short: enough for a batch of each of
+    # LOCKED_BATCHES workers draining one shop at once.
+    # The row's own conditions again, on the table locked: a row another worker processed and committed
+    # after this statement's snapshot is re-read when locked, and only conditions on it are checked again.
+    q = (select(d).join(w, w.c.id == d.id)
+         .where(w.c.turn <= limit * LOCKED_BATCHES, d.processed_at.is_(None), d.attempts < MAX_ATTEMPTS)
+         .order_by(w.c.turn, w.c.id).limit(limit)
+         # Several workers may drain at once: each takes the next rows the others have not locked (the lock
+         # is taken before the limit counts, so a second worker gets the next batch, not an empty one).
+         .with_for_update(skip_locked=True, of=d))
+    return sorted(session.execute(q).scalars(), key=lambda row: row.id)
 
 
 def process_batch(session: Session, deliveries: list[WebhookDelivery], now: datetime) -> BatchResult:
@@ -120,8 +132,13 @@ def _parse(deliveries: list[WebhookDelivery], shops: dict[int, Shop], now: datet
 
 def _apply_orders(session: Session, parsed: list[Parsed], shops: dict[int, Shop], now: datetime,
                   result: BatchResult) -> None:
-    orders = _orders(session, {(p.shop_id, c.order_id) for p in parsed for c in p.changes})
-    for group in order_groups(parsed):
+    groups = order_groups(parsed)
+    free = claim_orders(session, {(p.shop_id, c.order_id) for p in parsed for c in p.changes})
+    orders = _orders(session, free)
+    for group in groups:
+        if any((p.shop_id, c.order_id) not in free for p in group for c in p.changes):
+            _defer(group, result)
+            continue
         try:
             with session.begin_nested():
                 applied, n = _apply_group(session, group, orders, shops, now)
@@ -135,6 +152,30 @@ def _apply_orders(session: Session, parsed: list[Parsed], shops: dict[int, Shop]
         result.opened += applied.opened
         result.resolved += applied.resolved
         result.compensations.extend(applied.compensations)
+
+
+def claim_orders(session: Session, keys: set[OrderKey]) -> set[OrderKey]:
+    """The orders this batch may work on: on PostgreSQL, those no other worker's batch holds (a lock for
+    the rest of this transaction, never waited for). A worker that waited would hold its own batch's
+    orders meanwhile, so two workers on one backlog would take turns instead of working side by side.
+    SQLite has one writer at a time: every order is free."""
+    if session.get_bind().dialect.name != "postgresql" or not keys:
+        return set(keys)
+    ordered = sorted(keys)
+    ids = [f"{shop_id}:{order_id}" for shop_id, order_id in ordered]
+    got = session.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(k, 0)) "
+                               "FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"),
+                          {"ids": ids}).scalars().all()
+    return {key for key, held in zip(ordered, got, strict=True) if held}
+
+
+def _defer(group: list[Parsed], result: BatchResult) -> None:
+    """Left pending, untouched and not counted as an attempt: a later batch takes them once the other
+    worker's commit is in."""
+    for p in group:
+        p.delivery.attempts -= 1
+        result.deferred.append(p.delivery.id)
+    result.deliveries -= len(group)
 
 
 def _apply_shop_events(session: Session, events: ShopEvents, batch: list[WebhookDelivery], now: datetime,

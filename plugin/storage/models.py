@@ -145,6 +145,9 @@ class WebhookDelivery(Base):
         # The drain reads only pending rows, oldest first.
         Index("ix_webhook_deliveries_pending", "id", sqlite_where=text("processed_at IS NULL"),
               postgresql_where=text("processed_at IS NULL")),
+        # ... and shares each batch among the shops that have some, each shop's oldest first.
+        Index("ix_webhook_deliveries_pending_shop", "shop_id", "id", sqlite_where=text("processed_at IS NULL"),
+              postgresql_where=text("processed_at IS NULL")),
         # The purge finds processed rows past their retention without reading the rest.
         Index("ix_webhook_deliveries_processed", "processed_at", sqlite_where=text("processed_at IS NOT NULL"),
               postgresql_where=text("processed_at IS NOT NULL")),
