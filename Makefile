@@ -53,6 +53,7 @@ bench: $(STAMP) system-packages
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/drain.py
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/messages.py
 	$(BIN)/python bench/crises.py
