@@ -29,6 +29,8 @@ def web_command(host: str, port: int, workers: int) -> list[str]:
 
 
 def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = None) -> bool:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import SimpleWorker
     from rq.worker import DequeueStrategy
 
@@ -38,14 +40,25 @@ def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = Non
 
     use_app(app)
     conn = redis_conn(app)
-    # SimpleWorker runs jobs in this process: no fork per job, so a batch job starts in microseconds
-    # and keeps its database pool; every job is safe to run twice if the process dies mid-way.
-    w = SimpleWorker([queue(conn, q) for q in queues or QUEUES], connection=conn)
-    # Round robin: after a job from one queue the next is looked for in the queue after it, so a steady
-    # stream of webhooks (ingest is never empty) cannot starve compensations, sweeps or messages.
-    # The scheduler puts jobs waiting for a retry (a platform that failed) back on their queue in time.
-    return w.work(burst=burst, logging_level="WARNING", with_scheduler=not burst,
-                  dequeue_strategy=DequeueStrategy.ROUND_ROBIN)
+    pause = 1.0
+    while True:
+        try:
+            # SimpleWorker runs jobs in this process: no fork per job, so a batch job starts in microseconds
+            # and keeps its database pool; every job is safe to run twice if the process dies mid-way.
+            w = SimpleWorker([queue(conn, q) for q in queues or QUEUES], connection=conn)
+            # Round robin: after a job from one queue the next is looked for in the queue after it, so a
+            # steady stream of webhooks (ingest is never empty) cannot starve compensations, sweeps or
+            # messages. The scheduler puts jobs waiting for a retry (a platform that failed) back in time.
+            return w.work(burst=burst, logging_level="WARNING", with_scheduler=not burst,
+                          dequeue_strategy=DequeueStrategy.ROUND_ROBIN)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis restarting (or not up yet) must not end the process: a host restarts a crashed one
+            # only after a back-off of its own, minutes on some, while deliveries wait.
+            if burst:
+                raise
+            log.warning("Redis does not answer (%s); the worker tries again in %.0f s", exc, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:

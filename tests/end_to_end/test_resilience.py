@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from jobs import sweep, use_app
 from plugin.app import create_app
-from plugin.extensions import redis_conn
+from plugin.extensions import config, redis_conn
+from plugin.storage.queue import request_drain
 from tests.conftest import make_config
 from tests.support.pg import _free_port
 from tests.support.platforms import connect_shopify, connect_woocommerce, post_shopify, post_wc, shopify_order
+from tests.support.redis_server import RedisServer
 from tests.support.work import deliveries, incidents, run_worker
 
 
@@ -79,3 +86,31 @@ def test_front_page_speaks_english_and_spanish(client):
     assert "Redress is running" in client.get("/").get_data(as_text=True)
     page = client.get("/", headers={"Accept-Language": "es-ES,es;q=0.9"}).get_data(as_text=True)
     assert "Redress está en marcha" in page
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_started_while_redis_is_down_waits_for_it_and_then_works(tmp_path, database_url):
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    later = RedisServer(redis_dir)  # not started yet: the worker comes up first, as after a host restart
+    app = create_app(make_config(tmp_path, database_url, later.url))
+    connect_shopify(app)
+    assert post_shopify(app.test_client(), shopify_order(cancel_reason="declined")).status_code == 200
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=later.url, REDRESS_INSTANCE_DIR=str(tmp_path),
+               REDRESS_SECRET_KEY="test", REDRESS_ENCRYPTION_KEYS=",".join(config(app).encryption_keys))
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "redress"), "worker"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(3)
+        assert worker.poll() is None, worker.stdout.read().decode()  # still there, waiting for Redis
+        later.start()
+        request_drain(redis_conn(app))
+        deadline = time.monotonic() + 30
+        while not incidents(app):
+            assert time.monotonic() < deadline, "the worker never took the drain"
+            time.sleep(0.2)
+        assert incidents(app)[0]["kind"] == "payment_failed"
+    finally:
+        worker.terminate()
+        worker.wait(20)
+        later.stop()

@@ -49,6 +49,10 @@ class PostgresServer:
             self.root.chmod(0o755)
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--no-locale")
+        return self.resume()
+
+    def resume(self) -> PostgresServer:
+        """Start the server on its existing data directory (after `start`, then `pause`)."""
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         if not self.durable:
             # Tests need no crash safety; benchmarks keep PostgreSQL's defaults (durable=True).
@@ -66,6 +70,10 @@ class PostgresServer:
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def pause(self) -> None:
+        """Stop the server as an outage would (connections cut at once), keeping its data for `resume`."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
