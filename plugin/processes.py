@@ -63,6 +63,9 @@ def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = Non
 
 def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
     """Enqueues what SCHEDULE says is due, every minute."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
     from plugin.extensions import redis_conn
     from plugin.storage.queue import SCHEDULE, enqueue
 
@@ -70,11 +73,16 @@ def clock(app: Flask, interval: float = 60.0, once: bool = False) -> None:
     while True:
         now = datetime.now(UTC)
         minute = now.strftime("%Y%m%d%H%M")
-        for periodic in SCHEDULE:
-            due = (now.hour * 60 + now.minute) % periodic.every_minutes == 0
-            # Several clocks may run (a restart overlapping the old one): only the first enqueues each minute.
-            if due and conn.set(f"redress:clock:{periodic.name}:{minute}", "1", nx=True, ex=180):
-                enqueue(conn, periodic.job)
+        try:
+            for periodic in SCHEDULE:
+                due = (now.hour * 60 + now.minute) % periodic.every_minutes == 0
+                # Several clocks may run (a restart overlapping the old one): only the first enqueues each minute.
+                if due and conn.set(f"redress:clock:{periodic.name}:{minute}", "1", nx=True, ex=180):
+                    enqueue(conn, periodic.job)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis restarting: this minute's jobs are skipped, the next minute's go out (the sweep
+            # catches up on whatever waited meanwhile); the process stays.
+            log.warning("Redis does not answer (%s); the clock tries again next minute", exc)
         if once:
             return
         time.sleep(interval - (time.time() % interval))

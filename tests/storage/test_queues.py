@@ -96,3 +96,14 @@ def test_jobs_keep_their_time_limits_and_traces(app):
                     "jobs.reconcile.run": (1800, 3600, None), "jobs.install.subscribe": (300, None, None),
                     "jobs.compensate.issue": (300, 86400, 7 * 86400)}
     assert jobs["jobs.compensate.issue"].retries_left == 7
+
+
+def test_the_clock_outlives_a_redis_outage(tmp_path, database_url, caplog):
+    """A minute with Redis down is skipped with a warning; the process does not end."""
+    from plugin.app import create_app
+    from plugin.processes import clock
+    from tests.conftest import make_config
+
+    down = create_app(make_config(tmp_path, database_url, f"unix://{tmp_path}/no-redis.sock"))
+    clock(down, once=True)  # raised ConnectionError, which ended `redress clock`
+    assert "the clock tries again next minute" in caplog.text
