@@ -416,7 +416,9 @@ def describe_value(comp: Compensation) -> str:
     return f"{fmt(comp.amount if comp.amount is not None else comp.value, comp.currency)} {comp.currency}"
 
 
-RESUME_AFTER = timedelta(minutes=10)
+# A job run never outlives its time limit (the worker stops it there), so a compensation untouched for longer
+# than that has no run left working on it: resuming it then can never overlap one.
+RESUME_AFTER = timedelta(seconds=COMPENSATE.timeout + 60)
 RESUME_AT_MOST_EVERY = timedelta(hours=6)
 QUEUE_RETRIES = 1 + len(COMPENSATE.backoff)  # job runs before the sweep takes over
 
