@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
 from jobs import get_app
@@ -63,9 +63,11 @@ def _record_due(app: Flask, now: datetime, conn, size: int, deadline: float) -> 
     recorded, after = 0, None
     while True:
         batch, after = _due_batch(app, now, after, size)
-        ids = _record_batch(app, now, batch)
+        ids, interrupted = _record_batch(app, now, batch)
         enqueue_notify(conn, *ids)
         recorded += len(ids)
+        if interrupted:  # the database failed: what is left stays due for the next run
+            return recorded, True
         if len(batch) < size:
             return recorded, False
         if time.monotonic() > deadline:
@@ -84,7 +86,8 @@ def _due_batch(app: Flask, now: datetime, after: tuple[datetime, int] | None, si
     return [r.id for r in rows], ((rows[-1].next_message_at, rows[-1].id) if rows else after)
 
 
-def _record_batch(app: Flask, now: datetime, incident_ids: list[int]) -> list[int]:
+def _record_batch(app: Flask, now: datetime, incident_ids: list[int]) -> tuple[list[int], bool]:
+    """The messages recorded, and whether the database failed before the batch was done."""
     channel = Channel.EMAIL if config(app).smtp_url else Channel.OUTBOX
     recorded: list[int] = []
     with db(app).session() as s:
@@ -104,13 +107,22 @@ def _record_batch(app: Flask, now: datetime, incident_ids: list[int]) -> list[in
             except IntegrityError:  # recorded meanwhile by a run that did not hold the lock: nothing to add
                 s.rollback()
                 continue
-            except Exception:  # one incident that cannot be told must not keep every other one waiting
-                s.rollback()
+            except Exception as exc:
+                with contextlib.suppress(DBAPIError):
+                    s.rollback()
+                if _database_failed(exc):  # an outage is not this incident's fault: it stays due
+                    log.warning("messages not recorded, the database failed: %s", exc)
+                    return recorded, True
+                # One incident that cannot be told must not keep every other one waiting.
                 log.exception("incident %s: its message could not be recorded; tried again later", incident_id)
                 _look_again_later(s, incident_id, now)
                 continue
             recorded += [m.id for m in added]
-    return recorded
+    return recorded, False
+
+
+def _database_failed(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _look_again_later(s, incident_id: int, now: datetime) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from jobs import notify
 from plugin.extensions import config, db, redis_conn
@@ -183,6 +183,37 @@ def test_a_shops_template_that_breaks_on_one_order_leaves_that_customer_our_word
     assert subjects == ["Order #9200: our mistake, and what we're doing about it",
                         "Order #9201: our mistake, and what we're doing about it"]
     assert check_template("opened", Locale.EN, broken, sample_facts())[0].startswith("The opened template (en)")
+
+
+def test_a_database_that_fails_while_a_message_is_recorded_leaves_the_customer_due_not_set_aside(
+        app, client, shopify, inbox):
+    after_quiet = _quiet_now(app)
+    post_shopify(client, shopify_order(**PAID_LONG_AGO), topic="orders/paid")
+    run_worker(app)
+    engine = db(app).engine
+    broken = []
+
+    def lose_the_connection(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO messages") and not broken:
+            broken.append(statement)  # the real failure: PostgreSQL ends the session, SQLite refuses the write
+            lost = ("SELECT pg_terminate_backend(pg_backend_pid())" if engine.dialect.name == "postgresql"
+                    else "INSERT INTO table_gone_with_the_outage VALUES (1)")
+            return lost, ()
+        return statement, parameters
+
+    event.listen(engine, "before_cursor_execute", lose_the_connection, retval=True)
+    try:
+        assert notify.due(after_quiet) == {"recorded": 0, "resent": 0, "more": True}
+    finally:
+        event.remove(engine, "before_cursor_execute", lose_the_connection)
+    assert broken and messages(app) == []
+    with db(app).session() as s:
+        [incident] = s.execute(select(Incident)).scalars()
+    due_at = incident.next_message_at.replace(tzinfo=incident.next_message_at.tzinfo or UTC)
+    assert due_at <= after_quiet  # still due, not put off for 15 minutes
+    assert notify.due(after_quiet)["recorded"] == 1  # the run it asked for tells the customer
+    run_worker(app)
+    assert [m["To"] for m in inbox.parsed()] == ["jon@example.com"]
 
 
 def test_with_no_mail_server_messages_land_in_the_outbox_once(app, client, shopify):
