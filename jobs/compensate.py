@@ -26,7 +26,7 @@ from plugin.extensions import config, db, redis_conn
 from plugin.orders.money import in_units
 from plugin.shops.tokens import current_access
 from plugin.storage.models import Compensation, Incident, Order
-from plugin.storage.queue import exclusive, request_messages
+from plugin.storage.queue import COMPENSATE, exclusive, request_messages
 from plugin.vocabulary import CompensationState
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,9 @@ def request_for(comp: Compensation, order: Order) -> CompensationRequest:
     )
 
 
-LOCK_SECONDS = 600
+# Longer than a run can last (the worker stops it at its time limit), and shorter than the sweep waits
+# before it resumes a compensation a dead worker left (ledger.RESUME_AFTER): the resumed run gets the lock.
+LOCK_SECONDS = COMPENSATE.timeout + 30
 
 
 def issue(compensation_id: int, retry=None) -> str:

@@ -17,6 +17,7 @@ from flask import Flask
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
+MAINTENANCE_SECONDS = 60
 
 
 def web_command(host: str, port: int, workers: int) -> list[str]:
@@ -45,7 +46,10 @@ def worker(app: Flask, burst: bool = False, queues: tuple[str, ...] | None = Non
         try:
             # SimpleWorker runs jobs in this process: no fork per job, so a batch job starts in microseconds
             # and keeps its database pool; every job is safe to run twice if the process dies mid-way.
-            w = SimpleWorker([queue(conn, q) for q in queues or QUEUES], connection=conn)
+            # Maintenance every minute, not RQ's 10: it restarts the scheduler (which puts retries back on
+            # their queues) when a Redis restart ended it, and clears jobs a dead worker left behind.
+            w = SimpleWorker([queue(conn, q) for q in queues or QUEUES], connection=conn,
+                             maintenance_interval=MAINTENANCE_SECONDS)
             # Round robin: after a job from one queue the next is looked for in the queue after it, so a
             # steady stream of webhooks (ingest is never empty) cannot starve compensations, sweeps or
             # messages. The scheduler puts jobs waiting for a retry (a platform that failed) back in time.

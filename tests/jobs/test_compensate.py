@@ -241,3 +241,13 @@ def test_a_store_that_refunds_by_hand_gets_refunds_recorded_without_the_gateway(
     run_worker(app)
     [refund] = fake.refunds[727]
     assert refund["request"]["api_refund"] is False and refund["refunded_payment"] is False
+
+
+def test_the_lock_of_a_run_a_dead_worker_left_has_expired_when_the_sweep_resumes_it():
+    """A run lasts at most its job's time limit; its lock a little longer; the sweep resumes a compensation
+    left `issuing` only after that, so the resumed run is not turned away as "busy" for another round."""
+    from jobs.compensate import LOCK_SECONDS
+    from plugin.compensation.ledger import RESUME_AFTER
+    from plugin.storage.queue import COMPENSATE
+
+    assert COMPENSATE.timeout < LOCK_SECONDS < RESUME_AFTER.total_seconds()
