@@ -77,9 +77,18 @@ def run(host, port):
     if port_in_use(host, port):  # before anything starts: a second `run` must not leave a Redis behind
         _fail(f"port {port} is already in use: is Redress already running? (stop it, or pick another "
               "port with --port)")
+    # Unset, the public address is this one, so webhook addresses and the demo's deliveries follow --port.
+    if not os.environ.get("REDRESS_PUBLIC_URL"):
+        os.environ["REDRESS_PUBLIC_URL"] = _local_url(host, port)
     app = _app()
     migrate.upgrade(config(app).database_url)
     sys.exit(run_all(app, host, port))
+
+
+def _local_url(host: str, port: int) -> str:
+    if host in ("", "0.0.0.0", "::"):  # every address: this machine's loopback is one of them
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @main.command()

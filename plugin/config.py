@@ -47,6 +47,17 @@ def _retention_days(value: str | None) -> int:
     return days
 
 
+def _switch(name: str, value: str | None, default: bool) -> bool:
+    if value is None or not value.strip():
+        return default
+    word = value.strip().lower()
+    if word in ("1", "on", "true", "yes"):
+        return True
+    if word in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {value!r}")
+
+
 @dataclass
 class Config:
     instance_dir: Path = field(default_factory=_instance_dir)
@@ -69,6 +80,8 @@ class Config:
     platform_timeout: float = 15.0
     # Processed inbox rows older than this are deleted (the sweep does it hourly; `redress inbox purge`).
     inbox_retention_days: int = INBOX_RETENTION_DAYS
+    # The front page of an instance with no shops offers the demo; a production instance turns it off.
+    demo: bool = True
 
     @classmethod
     def from_env(cls, **overrides) -> Config:
@@ -103,6 +116,7 @@ class Config:
         cfg.platform_attempts = int(env.get("REDRESS_PLATFORM_ATTEMPTS") or cfg.platform_attempts)
         cfg.platform_timeout = float(env.get("REDRESS_PLATFORM_TIMEOUT") or cfg.platform_timeout)
         cfg.inbox_retention_days = _retention_days(env.get("REDRESS_INBOX_RETENTION_DAYS"))
+        cfg.demo = _switch("REDRESS_DEMO", env.get("REDRESS_DEMO"), cfg.demo)
         for k, v in overrides.items():
             setattr(cfg, k, v)
         return cfg

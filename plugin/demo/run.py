@@ -27,7 +27,7 @@ START_KEY = "redress:demo:starting"  # held from the front page's button until t
 
 def _publish(app: Flask, state: dict) -> None:
     with contextlib.suppress(Exception):  # the terminal still shows the progress; the page is a convenience
-        redis_conn(app).set(STATE_KEY, json.dumps(state), ex=STATE_SECONDS)
+        redis_conn(app).set(STATE_KEY, json.dumps({**state, "at": time.time()}), ex=STATE_SECONDS)
 
 
 def main(app: Flask, *, seconds: float, serve: bool, echo: Callable[..., None], link: Callable[[int], str]) -> int:

@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
@@ -21,16 +22,26 @@ from plugin.web.auth import check_csrf, g_session, sign_in
 
 bp = Blueprint("demo", __name__)
 START_SECONDS = 600
+QUIET_SECONDS = 60  # a running demo says where it is every second or two
 
 
 def offered() -> bool:
-    """The demo is offered while the instance has no shop but the demo's own: never beside real shops."""
-    return not any_real_shop(g_session())
+    """The demo is offered while the instance has no shop but the demo's own (never beside real shops),
+    unless the operator turned it off (REDRESS_DEMO=off)."""
+    return config(current_app).demo and not any_real_shop(g_session())
 
 
 def state() -> dict[str, Any]:
-    raw = redis_conn(current_app).get(STATE_KEY)
-    return json.loads(raw) if raw else {}
+    """What the demo last said. One that went quiet while running died (killed, or it failed before it could
+    say so): it is shown as failed, and the button is offered again."""
+    conn = redis_conn(current_app)
+    raw = conn.get(STATE_KEY)
+    now = json.loads(raw) if raw else {}
+    if now.get("stage") in ("starting", "replaying") and time.time() - float(now.get("at") or 0) > QUIET_SECONDS:
+        conn.delete(START_KEY)
+        return {"stage": "failed", "error": f"The demo stopped without a word for {QUIET_SECONDS} s; what it "
+                                            f"wrote is in {config(current_app).instance_dir / 'demo.log'}."}
+    return now
 
 
 def csrf_token() -> str:
@@ -58,12 +69,14 @@ def _spawn() -> None:
 @bp.post("/demo")
 def start() -> Response:
     check_csrf()
+    if not config(current_app).demo:
+        abort(404)
     if not offered():
         abort(409, "This instance has shops of its own: the demo is only offered on an empty one.")
     conn = redis_conn(current_app)
     if state().get("stage") not in ("starting", "replaying", "done") and conn.set(START_KEY, "1", nx=True,
                                                                                   ex=START_SECONDS):
-        conn.set(STATE_KEY, json.dumps({"stage": "starting"}), ex=START_SECONDS)
+        conn.set(STATE_KEY, json.dumps({"stage": "starting", "at": time.time()}), ex=START_SECONDS)
         _spawn()
     return redirect(url_for("demo.watch"), 303)
 

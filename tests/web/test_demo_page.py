@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
-from plugin.demo.run import STATE_KEY
-from plugin.extensions import redis_conn
+import pytest
+
+from plugin.config import Config, ConfigError
+from plugin.demo.run import START_KEY, STATE_KEY
+from plugin.extensions import config, redis_conn
 from tests.support.platforms import connect_shopify
 
 BUTTON = "Try it with a demo store"
@@ -35,6 +39,22 @@ def test_an_instance_with_a_shop_of_its_own_never_offers_or_starts_the_demo(app,
     assert client.get("/incidents").status_code == 401
 
 
+def test_an_operator_who_turned_the_demo_off_offers_it_to_nobody(app, client, tmp_path, monkeypatch):
+    token = _csrf(client)
+    config(app).demo = False
+    page = client.get("/").get_data(as_text=True)
+    assert BUTTON not in page and 'action="/demo"' not in page
+    assert client.post("/demo", data={"csrf": token}).status_code == 404
+    assert redis_conn(app).get(STATE_KEY) is None  # nothing started
+
+    for word, on in [("off", False), ("0", False), ("on", True), ("", True)]:
+        monkeypatch.setenv("REDRESS_DEMO", word)
+        assert Config.from_env(instance_dir=tmp_path).demo is on
+    monkeypatch.setenv("REDRESS_DEMO", "maybe")
+    with pytest.raises(ConfigError, match="REDRESS_DEMO must be on or off"):
+        Config.from_env(instance_dir=tmp_path)
+
+
 def test_the_demo_routes_want_the_form_token_and_a_finished_demo(app, client):
     assert client.post("/demo", data={}).status_code == 400
     token = _csrf(client)
@@ -47,6 +67,20 @@ def test_after_a_failed_demo_the_front_page_offers_it_again(app, client):
     assert BUTTON in client.get("/").get_data(as_text=True)
     page = client.get("/demo").get_data(as_text=True)
     assert "nothing has moved for 90 s" in page and "Try again" in page
+
+
+def test_a_demo_that_died_without_a_word_is_shown_as_failed_and_offered_again(app, client):
+    conn = redis_conn(app)
+    conn.set(START_KEY, "1")
+    conn.set(STATE_KEY, json.dumps({"stage": "replaying", "line": "12/44 sent", "at": time.time() - 5}))
+    assert "12/44 sent" in client.get("/demo").get_data(as_text=True)  # alive: its progress
+    assert BUTTON not in client.get("/").get_data(as_text=True)
+
+    conn.set(STATE_KEY, json.dumps({"stage": "replaying", "line": "12/44 sent", "at": time.time() - 61}))
+    page = client.get("/demo").get_data(as_text=True)
+    assert "stopped without a word for 60 s" in page and "demo.log" in page and "Try again" in page
+    assert BUTTON in client.get("/").get_data(as_text=True)
+    assert conn.get(START_KEY) is None  # the button may start another
 
 
 def test_the_demo_shops_settings_can_be_previewed_but_never_saved(app, client):
