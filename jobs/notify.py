@@ -66,8 +66,8 @@ def _record_due(app: Flask, now: datetime, conn, size: int, deadline: float) -> 
         ids, interrupted = _record_batch(app, now, batch)
         enqueue_notify(conn, *ids)
         recorded += len(ids)
-        if interrupted:  # the database failed: what is left stays due for the next run
-            return recorded, True
+        if interrupted:  # the database failed: what is left stays due, for the clock's next minute
+            return recorded, False
         if len(batch) < size:
             return recorded, False
         if time.monotonic() > deadline:

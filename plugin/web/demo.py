@@ -22,7 +22,7 @@ from plugin.web.auth import check_csrf, g_session, sign_in
 
 bp = Blueprint("demo", __name__)
 START_SECONDS = 600
-QUIET_SECONDS = 60  # a running demo says where it is every second or two
+QUIET_SECONDS = 300  # longer than a running demo is silent: one delivery retried through an outage
 
 
 def offered() -> bool:

@@ -382,7 +382,8 @@ def _answers(port: int) -> bool:
 def _outcome(app, stack: Stack, stores, day, plan, tally: Tally, f: dict[str, int]) -> Outcome:
     with db(app).session() as s:
         comps = list(s.execute(select(Compensation)).scalars())
-        told = Counter(m.incident_id for m in s.execute(select(Message)).scalars() if str(m.audience) == "customer")
+        told = Counter(m.incident_id for m in s.execute(select(Message)).scalars()
+                       if str(m.audience) == "customer" and m.state == MessageState.SENT)
     ledger = Counter(str(c.action).split("_")[0] for c in comps if c.state == CompensationState.ISSUED)
     outbox = len(list((Path(stack.env["REDRESS_INSTANCE_DIR"]) / "outbox").glob("*.eml")))
     expected, found = _expected_incidents(day), _order_incidents(app)
@@ -399,13 +400,15 @@ def _outcome(app, stack: Stack, stores, day, plan, tally: Tally, f: dict[str, in
          f"{f['incidents']} ({len(wrong)} orders differ)"),
         ("refunds: ledger issued / made in the stores", str(ledger["refund"]), str(f["refunds"])),
         ("coupons: ledger issued / made in the stores", str(ledger["coupon"]), str(f["coupons"])),
-        ("messages sent / e-mails in the outbox (one each: none sent twice)", str(f["messages_sent"]), str(outbox)),
+        ("messages sent / e-mails in the outbox (one file per message)", str(f["messages_sent"]), str(outbox)),
         ("incidents whose customer was told", str(f["incidents"]), str(len(told))),
     ]
     problems = [f"{what}: expected {want}, found {got}" for what, want, got in [
         ("acknowledged", tally.sent, tally.acknowledged), ("stored", len(plan), f["stored"]),
         ("processed", f["stored"], f["processed"]), ("refunds made", ledger["refund"], f["refunds"]),
         ("coupons made", ledger["coupon"], f["coupons"]), ("outbox", f["messages_sent"], outbox)] if want != got]
+    problems += [f"compensation {c.id} ({c.action}) ended {c.state}: {c.error}" for c in comps
+                 if c.state == CompensationState.FAILED]
     problems += [f"order {k}: expected {expected.get(k, [])}, found {found.get(k, [])}" for k in wrong]
     problems += [f"incident {i} ({kind}, next message due {due}) never told its customer"
                  for i, kind, due in _untold(app, set(told))]
