@@ -25,14 +25,15 @@ STATE_SECONDS = 3600
 START_KEY = "redress:demo:starting"  # held from the front page's button until the demo ends or fails
 
 
-def _publish(app: Flask, state: dict) -> None:
+def publish(app: Flask, state: dict) -> None:
+    """What the front page shows of the demo, with when it was said (a demo that goes quiet has died)."""
     with contextlib.suppress(Exception):  # the terminal still shows the progress; the page is a convenience
         redis_conn(app).set(STATE_KEY, json.dumps({**state, "at": time.time()}), ex=STATE_SECONDS)
 
 
 def main(app: Flask, *, seconds: float, serve: bool, echo: Callable[..., None], link: Callable[[int], str]) -> int:
     """`link(shop_id)`: a one-time sign-in link to the shop's desk."""
-    _publish(app, {"stage": "starting"})
+    publish(app, {"stage": "starting"})
     stores = start_stores()
     try:
         echo(f"Simulated stores at {stores.server.url_for('')} (Shopify Admin GraphQL and WooCommerce wc/v3)")
@@ -45,7 +46,7 @@ def main(app: Flask, *, seconds: float, serve: bool, echo: Callable[..., None], 
 
         def report(p: Progress) -> None:
             echo("\r" + p.line(), nl=False)
-            _publish(app, {"stage": "replaying", "line": p.line(), "sent": p.sent, "total": p.total})
+            publish(app, {"stage": "replaying", "line": p.line(), "sent": p.sent, "total": p.total})
 
         replay(app, shops, stores, plan, seconds, report)
         echo("")
@@ -54,14 +55,14 @@ def main(app: Flask, *, seconds: float, serve: bool, echo: Callable[..., None], 
             echo(line)
         echo(f"Sign in to the Shopify shop's desk: {link(shops.shopify_id)}")
         echo(f"Sign in to the WooCommerce shop's desk: {link(shops.woocommerce_id)}")
-        _publish(app, {"stage": "done", "summary": lines,
+        publish(app, {"stage": "done", "summary": lines,
                        "shops": {"shopify": shops.shopify_id, "woocommerce": shops.woocommerce_id}})
         if serve:
             echo("The simulated stores keep serving (refunds you approve on the desk reach them). Ctrl-C to stop.")
             _serve_until_stopped(app)
         return 0
     except BaseException as exc:
-        _publish(app, {"stage": "failed", "error": str(exc) or type(exc).__name__})
+        publish(app, {"stage": "failed", "error": str(exc) or type(exc).__name__})
         raise
     finally:
         stores.stop()
@@ -79,7 +80,7 @@ def _serve_until_stopped(app: Flask) -> None:
         signal.signal(signum, lambda *_: stop.set())
     while not stop.is_set():
         stop.wait(30)
-        _publish(app, {**_state(app), "serving_at": time.time()})
+        publish(app, {**_state(app), "serving_at": time.time()})
 
 
 def _state(app: Flask) -> dict:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from werkzeug import Response
 
-from plugin.demo.run import START_KEY, STATE_KEY
+from plugin.demo.run import START_KEY, STATE_KEY, publish
 from plugin.demo.shops import any_real_shop, is_demo
 from plugin.extensions import config, redis_conn
 from plugin.storage.models import Shop
@@ -76,7 +76,7 @@ def start() -> Response:
     conn = redis_conn(current_app)
     if state().get("stage") not in ("starting", "replaying", "done") and conn.set(START_KEY, "1", nx=True,
                                                                                   ex=START_SECONDS):
-        conn.set(STATE_KEY, json.dumps({"stage": "starting", "at": time.time()}), ex=START_SECONDS)
+        publish(current_app, {"stage": "starting"})
         _spawn()
     return redirect(url_for("demo.watch"), 303)
 

@@ -12,13 +12,14 @@ from sqlalchemy import select
 
 from jobs import crises, use_app
 from plugin.demo.day import stories
-from plugin.demo.payloads import deliveries, shopify_id
+from plugin.demo.payloads import deliveries
 from plugin.demo.replay import figures, headers_for
 from plugin.demo.shops import connect
 from plugin.demo.stores import seed, start_stores
 from plugin.extensions import db
-from plugin.storage.models import Compensation, Crisis, Incident, Message, Order, Shop
-from plugin.vocabulary import Audience, CompensationState, Platform
+from plugin.storage.models import Compensation, Crisis, Incident, Message, Shop
+from plugin.vocabulary import Audience, CompensationState
+from tests.support.demo_day import expected_incidents, order_incidents, story_key
 from tests.support.work import run_worker
 
 
@@ -51,23 +52,13 @@ def day_through(app, client, stores):
     return shops, plan, answers
 
 
-def _order_incidents(app) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    with db(app).session() as s:
-        rows = s.execute(select(Shop.platform, Order.platform_order_id, Incident.kind, Incident.responsibility)
-                         .join(Incident, Incident.order_id == Order.id).join(Shop, Shop.id == Order.shop_id)).all()
-    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for platform, order_id, kind, who in rows:
-        out.setdefault((str(platform), order_id), []).append((str(kind), str(who)))
-    return out
-
-
 def test_the_day_opens_every_incident_tells_every_customer_and_finds_the_crisis(app, client, stores):
     shops, plan, answers = day_through(app, client, stores)
     assert answers == {"accepted": len(plan)}
-    found = _order_incidents(app)
+    found, expected = order_incidents(app), expected_incidents(stories())
     for story in stories():
-        key = (str(story.platform), shopify_id(story) if story.platform == Platform.SHOPIFY else str(story.number))
-        assert found.get(key, []) == ([tuple(map(str, story.expect))] if story.expect else []), story.number
+        key = story_key(story)
+        assert found.get(key, []) == expected.get(key, []), story.number
     with db(app).session() as s:
         told = Counter(m.incident_id for m in s.execute(select(Message).where(
             Message.audience == Audience.CUSTOMER)).scalars())

@@ -43,6 +43,7 @@ from plugin.storage.crypto import generate_key
 from plugin.storage.models import Compensation, Incident, Message, WebhookDelivery
 from plugin.storage.queue import CRISES, MESSAGES, QUEUES, enqueue, queue
 from plugin.vocabulary import CompensationState, MessageState
+from tests.support.demo_day import expected_incidents, order_incidents
 from tests.support.pg import PostgresServer
 from tests.support.redis_server import RedisServer
 
@@ -285,26 +286,6 @@ def settle(stack: Stack, app, shops, stores, timeout: float) -> dict[str, int]:
     return last
 
 
-def _order_incidents(app) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    from plugin.storage.models import Order, Shop
-
-    with db(app).session() as s:
-        rows = s.execute(select(Shop.platform, Order.platform_order_id, Incident.kind, Incident.responsibility)
-                         .join(Incident, Incident.order_id == Order.id).join(Shop, Shop.id == Order.shop_id)).all()
-    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for platform, order_id, kind, who in rows:
-        out.setdefault((str(platform), order_id), []).append((str(kind), str(who)))
-    return out
-
-
-def _expected_incidents(day) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    from plugin.demo.payloads import shopify_id
-    from plugin.vocabulary import Platform
-
-    return {(str(s.platform), shopify_id(s) if s.platform == Platform.SHOPIFY else str(s.number)):
-            [tuple(map(str, s.expect))] for s in day if s.expect}
-
-
 @dataclass
 class Outcome:
     rows: list[tuple[str, str, str]]  # (what, expected, found)
@@ -386,7 +367,7 @@ def _outcome(app, stack: Stack, stores, day, plan, tally: Tally, f: dict[str, in
                        if str(m.audience) == "customer" and m.state == MessageState.SENT)
     ledger = Counter(str(c.action).split("_")[0] for c in comps if c.state == CompensationState.ISSUED)
     outbox = len(list((Path(stack.env["REDRESS_INSTANCE_DIR"]) / "outbox").glob("*.eml")))
-    expected, found = _expected_incidents(day), _order_incidents(app)
+    expected, found = expected_incidents(day), order_incidents(app)
     wrong = sorted(k for k in set(expected) | set(found) if expected.get(k, []) != found.get(k, []))
     rows = [
         ("deliveries sent (each of the day's three times, shuffled)", str(3 * len(plan)), str(tally.sent)),
